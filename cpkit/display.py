@@ -1,0 +1,294 @@
+"""What the phase notebooks show: headings, text, tables, charts, maths and widgets.
+
+Everything a notebook displays goes through this module so that
+
+* text that comes from the data is always HTML-escaped (an enterprise called
+  ``<script>`` shows as text);
+* tables are readable by a manager: formatted numbers with units, no raw index;
+* charts are static inline SVG in batch runs (no CDN) and interactive in JupyterLab;
+* maths renders offline (LaTeX to SVG with ziamath, no MathJax);
+* one helper, :func:`explore`, switches between ipywidgets and a static call.
+
+Functions return IPython display objects (``HTML``, ``SVG``) and do not print, so a
+notebook cell that ends with a call shows its result, and the batch renderer sees plain
+``text/html`` / ``image/svg+xml`` outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup, escape
+
+#: Fonts named explicitly so Chinese renders in charts and PDFs (scripts/setup.sh
+#: installs WenQuanYi Micro Hei); later names are fallbacks.
+FONT_FAMILY = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, DejaVu Sans, sans-serif"
+CHART_FONT = "WenQuanYi Micro Hei"
+
+
+# --------------------------------------------------------------------------- numbers
+def format_number(value: Any, digits: int = 2, lang: str = "zh", percent: bool = False) -> str:
+    """Format a number for a reader: thousands separators, fixed decimals, '—' for empty.
+
+    ``percent=True`` multiplies a fraction by 100 and appends ``%``. Both languages use
+    the same digits and separators (Chinese official documents use ``1,234.5`` too); the
+    ``lang`` argument is kept so a locale-specific rule can be added in one place.
+    """
+    if value is None or value is pd.NA:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return "—"
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if percent:
+        return f"{x * 100:,.{digits}f}%"
+    return f"{x:,.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Col:
+    """How to show one column of a table.
+
+    ``label`` is the header text (already translated), ``unit`` is appended to the header
+    in brackets, ``digits`` sets decimals for numbers, ``percent`` shows fractions as %.
+    ``fmt`` overrides everything with a function value -> str (the result is escaped).
+    """
+
+    label: str
+    unit: str | None = None
+    digits: int = 2
+    percent: bool = False
+    fmt: Callable[[Any], str] | None = None
+    align: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Column specs keyed by DataFrame column; columns not listed are not shown."""
+
+    columns: Mapping[str, Col] = field(default_factory=dict)
+
+
+def _cell_text(value: Any, col: Col, lang: str) -> tuple[str, bool]:
+    """(text, is_number) of one cell."""
+    if col.fmt is not None:
+        return col.fmt(value), False
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "—", False
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d"), False
+    if isinstance(value, bool):
+        return format_number(value), False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value, col.digits, lang, col.percent), True
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer | np.floating):
+            return format_number(value, col.digits, lang, col.percent), True
+        if isinstance(value, np.bool_):
+            return format_number(bool(value)), False
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    return str(value), False
+
+
+def table_html(
+    df: pd.DataFrame,
+    columns: Mapping[str, Col] | None = None,
+    *,
+    lang: str = "zh",
+    caption: str | None = None,
+    css_class: str = "cp-table",
+    total_row: Mapping[str, Any] | None = None,
+) -> str:
+    """Render ``df`` as an HTML table string: escaped text, formatted numbers, no index.
+
+    ``columns`` maps DataFrame columns to :class:`Col`; when omitted every column is
+    shown with its name as header. Headers go in ``<thead>`` so a PDF repeats them on
+    every page a long table spans. ``total_row`` adds a bold last row (values keyed by
+    column; missing ones left blank).
+    """
+    if columns is None:
+        columns = {c: Col(str(c)) for c in df.columns}
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"table_html: columns not in the DataFrame: {missing}")
+    parts = [f'<table class="{escape(css_class)}">']
+    if caption:
+        parts.append(f"<caption>{escape(caption)}</caption>")
+    parts.append("<thead><tr>")
+    for col in columns.values():
+        head = escape(col.label)
+        if col.unit:
+            head += Markup(f'<span class="cp-unit">（{escape(col.unit)}）</span>')
+        parts.append(f"<th>{head}</th>")
+    parts.append("</tr></thead><tbody>")
+    rows = df[list(columns)].itertuples(index=False, name=None)
+    specs = list(columns.values())
+    for row in rows:
+        parts.append("<tr>")
+        for value, col in zip(row, specs, strict=True):
+            text, numeric = _cell_text(value, col, lang)
+            align = col.align or ("right" if numeric else None)
+            attr = f' class="cp-{align}"' if align else ""
+            parts.append(f"<td{attr}>{escape(text)}</td>")
+        parts.append("</tr>")
+    if total_row:
+        parts.append('<tr class="cp-total">')
+        for key, col in columns.items():
+            value = total_row.get(key, "")
+            text, numeric = _cell_text(value, col, lang) if value != "" else ("", False)
+            attr = ' class="cp-right"' if numeric else ""
+            parts.append(f"<td{attr}>{escape(text)}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def table(
+    df: pd.DataFrame,
+    columns: Mapping[str, Col] | None = None,
+    *,
+    lang: str = "zh",
+    caption: str | None = None,
+    total_row: Mapping[str, Any] | None = None,
+):
+    """Display-ready table (an ``IPython.display.HTML``); see :func:`table_html`."""
+    from IPython.display import HTML
+
+    return HTML(table_html(df, columns, lang=lang, caption=caption, total_row=total_row))
+
+
+def key_values(pairs: Sequence[tuple[str, Any]], *, lang: str = "zh", caption: str | None = None):
+    """A two-column table of label/value pairs (e.g. a registration form)."""
+    df = pd.DataFrame(pairs, columns=["label", "value"])
+    cols = {"label": Col(""), "value": Col("", fmt=lambda v: _plain(v, lang))}
+    from IPython.display import HTML
+
+    return HTML(
+        table_html(df, cols, lang=lang, caption=caption, css_class="cp-table cp-form").replace(
+            "<thead><tr><th></th><th></th></tr></thead>", ""
+        )
+    )
+
+
+def _plain(value: Any, lang: str) -> str:
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value) if lang == "zh" else ", ".join(map(str, value))
+    text, _ = _cell_text(value, Col(""), lang)
+    return text
+
+
+# --------------------------------------------------------------------------- text
+def heading(text: str, level: int = 2, *, anchor: str | None = None):
+    """A heading (h1 = chapter, h2 = section, h3 = subsection), text escaped."""
+    from IPython.display import HTML
+
+    if not 1 <= level <= 4:
+        raise ValueError("heading level must be 1..4")
+    ident = f' id="{escape(anchor)}"' if anchor else ""
+    return HTML(f"<h{level}{ident}>{escape(text)}</h{level}>")
+
+
+def paragraph(text: str, *, css_class: str | None = None):
+    """A paragraph of plain text (escaped; blank lines start new paragraphs)."""
+    from IPython.display import HTML
+
+    cls = f' class="{escape(css_class)}"' if css_class else ""
+    paras = [p.strip() for p in str(text).split("\n\n") if p.strip()]
+    html = "".join(f"<p{cls}>{escape(p)}</p>".replace("\n", "<br>") for p in paras)
+    return HTML(html)
+
+
+def bullets(items: Sequence[str]):
+    """A bulleted list of plain-text items (escaped)."""
+    from IPython.display import HTML
+
+    return HTML("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+
+
+def note(text: str, kind: str = "info"):
+    """A highlighted box: kind is 'info', 'warning' (a finding to act on) or 'ok'."""
+    from IPython.display import HTML
+
+    if kind not in {"info", "warning", "ok"}:
+        raise ValueError("note kind must be info, warning or ok")
+    return HTML(f'<div class="cp-note cp-{kind}">{escape(text)}</div>')
+
+
+# --------------------------------------------------------------------------- maths
+def math_svg(latex: str, size: float = 18) -> str:
+    """LaTeX maths rendered to an inline SVG string with ziamath (offline, no MathJax)."""
+    import ziamath
+
+    return ziamath.Math.fromlatex(latex, size=size).svg()
+
+
+def formula(latex: str, *, size: float = 18):
+    """Display a formula as vector graphics (works offline, in HTML and in PDF)."""
+    from IPython.display import HTML
+
+    return HTML(f'<div class="cp-math">{math_svg(latex, size)}</div>')
+
+
+# --------------------------------------------------------------------------- charts
+def setup_charts(interactive: bool) -> None:
+    """Configure Altair for this kernel: static SVG (vl-convert, no CDN) in batch,
+    the default interactive renderer in JupyterLab; the CJK font named explicitly."""
+    import altair as alt
+
+    alt.data_transformers.disable_max_rows()
+    alt.renderers.enable("default" if interactive else "svg")
+
+
+def chart_svg(chart) -> str:
+    """An Altair chart as an SVG string (vl-convert; fonts as configured in the chart)."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_dict())
+
+
+def chart(chart, *, interactive: bool = False):
+    """Display an Altair chart: the chart itself when interactive, inline SVG otherwise."""
+    if interactive:
+        return chart
+    from IPython.display import HTML
+
+    return HTML(f'<div class="cp-chart">{chart_svg(chart)}</div>')
+
+
+# --------------------------------------------------------------------------- widgets
+def explore(func: Callable[..., Any], controls: Mapping[str, Any], *, interactive: bool):
+    """Show ``func(**values)``: with ipywidgets controls when ``interactive``, else once
+    with each control's default value (the batch path: static output, nothing from a CDN).
+
+    ``controls`` maps keyword names to ipywidgets widgets (``FloatSlider`` etc.) whose
+    ``value`` is the default. ``func`` returns something displayable (or a tuple of them).
+    """
+    from IPython.display import display
+
+    def show(**values):
+        result = func(**values)
+        for item in result if isinstance(result, tuple) else (result,):
+            if item is not None:
+                display(item)
+
+    if interactive:
+        import ipywidgets as widgets
+
+        ui = widgets.interactive(show, **controls)
+        display(ui)
+        return None
+    show(**{k: getattr(w, "value", w) for k, w in controls.items()})
+    return None
