@@ -44,7 +44,7 @@ def _catalog(folder: str) -> dict[str, Any]:
     if not cat.is_file():
         return {}
     with open(cat, encoding="utf-8") as fh:
-        return (yaml.safe_load(fh) or {}).get("files", {}) or {}
+        return (yaml.load(fh, Loader=_YAML_LOADER) or {}).get("files", {}) or {}
 
 
 def meta(relative: str) -> dict[str, Any]:
@@ -75,11 +75,14 @@ def table(relative: str) -> pd.DataFrame:
     return _read_csv(relative).copy()
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.cache
 def _read_yaml(relative: str) -> Any:
     with open(path(relative), encoding="utf-8") as fh:
         try:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise ReferenceDataError(f"data/reference/{relative}: invalid YAML ({exc})") from exc
 
