@@ -17,7 +17,14 @@ V_t       用水量 total use                 V_t = V_r + V_i
 V_co      耗水量 consumption               ``consumption`` flows unit -> ENV
 V_d       排水量 discharge                 ``discharge`` flows unit -> ENV
 V_l       漏失水量 leakage                 ``leakage`` flows unit -> ENV
+V_dt      排至处理设施 drained to treatment ``series`` flows into a unit whose purpose is
+                                         ``treatment``: wastewater, not reuse
 ========  =============================  ==================================================
+
+Wastewater sent to an on-site treatment unit is drainage, not reuse (GB/T 12452 counts
+only the treated water that is used again, 回用水, as reuse): a ``series`` flow *into* a
+``treatment`` unit is booked as V_dt, and the treated water the unit passes on to other
+units is series reuse of its receivers.
 
 Node balance of each unit: ``V_i + V_s,in + V_cy,in = V_co + V_d + V_l + V_s,out +
 V_cy,out``; for the whole site the internal flows cancel and ``V_i = V_co + V_d + V_l``.
@@ -57,7 +64,20 @@ _FROM_ENV = {"intake"}
 _TO_ENV = {"consumption", "discharge", "leakage"}
 _INTERNAL = {"series", "circulating", "condensate"}
 
-_Q = ["V_i", "V_cy", "V_s", "V_br", "V_r", "V_t", "V_co", "V_d", "V_l", "V_s_out", "V_cy_out"]
+_Q = [
+    "V_i",
+    "V_cy",
+    "V_s",
+    "V_br",
+    "V_r",
+    "V_t",
+    "V_co",
+    "V_d",
+    "V_l",
+    "V_dt",
+    "V_s_out",
+    "V_cy_out",
+]
 _COLUMNS = [
     "level",
     "unit_id",
@@ -148,7 +168,7 @@ def _flows(
 
 
 def _closure(rec: dict, tol: float) -> dict:
-    inflow = rec["V_i_m3_d"] + rec["V_s_m3_d"] + rec["V_cy_m3_d"]
+    inflow = rec["V_i_m3_d"] + rec["V_s_m3_d"] + rec["V_cy_m3_d"] + rec["V_dt_m3_d"]
     outflow = (
         rec["V_co_m3_d"]
         + rec["V_d_m3_d"]
@@ -197,11 +217,17 @@ def balance(
 
     Per unit V_s counts water received from other units; for the site V_s counts every
     internal series and condensate flow once, so ``V_t = V_r + V_i`` holds on every row and
-    the site's closure is ``V_i - (V_co + V_d + V_l)``. Flows that reference unknown units,
+    the site's closure is ``V_i - (V_co + V_d + V_l)``. Series flows into ``treatment``
+    units are booked as ``V_dt_m3_d`` (drainage to treatment), not as reuse. Flows that reference unknown units,
     go the wrong way across the boundary ``ENV`` or have no value are :class:`BalanceError`.
     """
     tol = closure_tolerance() if tolerance is None else float(tolerance)
     units, f = _flows(water_units, water_flows)
+    purpose = dict(
+        zip(
+            units["unit_id"], units.get("purpose", pd.Series(pd.NA, index=units.index)), strict=True
+        )
+    )
     zero = dict.fromkeys((f"{q}_m3_d" for q in _Q), 0.0)
     recs = {}
     for r in units.itertuples():
@@ -238,6 +264,13 @@ def balance(
             recs[r.from_unit]["V_cy_out_m3_d"] += v
             site["V_cy_m3_d"] += v
             site["V_cy_out_m3_d"] += v
+        elif k == "series" and purpose.get(r.to_unit) == "treatment":
+            # wastewater drained to on-site treatment: an inflow of the treatment unit,
+            # not reuse; internal to the site, so it cancels in the site balance
+            recs[r.to_unit]["V_dt_m3_d"] += v
+            recs[r.from_unit]["V_s_out_m3_d"] += v
+            site["V_dt_m3_d"] += v
+            site["V_s_out_m3_d"] += v
         else:  # series, condensate
             recs[r.to_unit]["V_s_m3_d"] += v
             recs[r.from_unit]["V_s_out_m3_d"] += v

@@ -13,12 +13,13 @@ The network (m3/d), five units:
 Site by hand:
     V_i  = 100 + 20 + 30 + 10                       = 160
     V_cy = 500
-    V_s  = 40 + 60 + 50 + 25 (condensate)           = 175, of which V_br = 25
-    V_r  = V_cy + V_s = 500 + 175                   = 675
-    V_t  = V_r + V_i = 675 + 160                    = 835
+    V_s  = 40 + 50 + 25 (condensate)                = 115, of which V_br = 25
+           (the 60 drained from U1 to treatment U4 is wastewater, V_dt, not reuse)
+    V_r  = V_cy + V_s = 500 + 115                   = 615
+    V_t  = V_r + V_i = 615 + 160                    = 775
     V_co = 95 + 16 + 2 + 1 = 114;  V_d = 4 + 5 + 18 + 9 = 36;  V_l = 10
     V_co + V_d + V_l = 160 = V_i -> closure 0
-    R    = 675 / 835                = 80.8383 %
+    R    = 615 / 775                = 79.3548 %
     r_c  = 500 / (500 + 20)         = 96.1538 %
     r_g  = U1 reuse 90 / (90 + 100) = 47.3684 %
     r_b  = 25 / 50 (steam 50 t/d, rho 1 t/m3) = 50 %
@@ -119,13 +120,14 @@ def test_site_balance_by_hand():
     s = _row(b, water.SITE)
     assert s["V_i_m3_d"] == 160
     assert s["V_cy_m3_d"] == 500
-    assert s["V_s_m3_d"] == 175
+    assert s["V_s_m3_d"] == 115
+    assert s["V_dt_m3_d"] == 60
     assert s["V_br_m3_d"] == 25
-    assert s["V_r_m3_d"] == 675
-    assert s["V_t_m3_d"] == 835
+    assert s["V_r_m3_d"] == 615
+    assert s["V_t_m3_d"] == 775
     assert (s["V_co_m3_d"], s["V_d_m3_d"], s["V_l_m3_d"]) == (114, 36, 10)
     assert s["closure_m3_d"] == 0 and bool(s["closed"])
-    assert s["reuse_rate_pct"] == pytest.approx(675 / 835 * 100)
+    assert s["reuse_rate_pct"] == pytest.approx(615 / 775 * 100)
     assert b.attrs["basis"]["standard"].startswith("GB/T 12452")
 
 
@@ -146,9 +148,16 @@ def test_unit_balances_by_hand():
 def test_system_rows_are_the_sums_of_their_units():
     b = water.balance(_units(), _flows())
     aux = _row(b, "auxiliary_production")
-    # U2 + U3 + U4: V_i = 20 + 30 + 0 = 50; V_cy = 500; V_s = 0 + 25 + 60 = 85
-    assert (aux["V_i_m3_d"], aux["V_cy_m3_d"], aux["V_s_m3_d"]) == (50, 500, 85)
-    assert aux["V_t_m3_d"] == 635 and aux["level"] == "system"
+    # U2 + U3 + U4: V_i = 20 + 30 + 0 = 50; V_cy = 500; V_s = 0 + 25 + 0 = 25
+    # (U4 receives 60 of wastewater to treat: V_dt, not series reuse)
+    assert (aux["V_i_m3_d"], aux["V_cy_m3_d"], aux["V_s_m3_d"], aux["V_dt_m3_d"]) == (
+        50,
+        500,
+        25,
+        60,
+    )
+    # V_t = V_r + V_i = (500 + 25) + 50 = 575
+    assert aux["V_t_m3_d"] == 575 and aux["level"] == "system"
     assert _row(b, "ancillary")["V_i_m3_d"] == 10
 
 
@@ -176,7 +185,7 @@ def test_indicators_by_hand():
         year=2023,
     ).set_index("indicator")
     expect = {
-        "reuse_rate": 675 / 835 * 100,
+        "reuse_rate": 615 / 775 * 100,
         "cooling_circulation_rate": 500 / 520 * 100,
         "process_reuse_rate": 90 / 190 * 100,
         "condensate_recovery_rate": 50.0,
