@@ -149,7 +149,8 @@ def table_html(
         for key, col in columns.items():
             value = total_row.get(key, "")
             text, numeric = _cell_text(value, col, lang) if value != "" else ("", False)
-            attr = ' class="cp-right"' if numeric else ""
+            align = col.align or ("right" if numeric else None)
+            attr = f' class="cp-{align}"' if align and text else ""
             parts.append(f"<td{attr}>{escape(text)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
@@ -266,6 +267,17 @@ def chart(chart, *, interactive: bool = False):
     from IPython.display import HTML
 
     return HTML(f'<div class="cp-chart">{chart_svg(chart)}</div>')
+
+
+def show(*items: Any) -> None:
+    """Display each item in order, skipping ``None`` (e.g. a teaching box when teaching
+    mode is off), so one cell can show a heading, text, a table and an optional
+    explanation without an ``if``. ``IPython.display.display(None)`` would print "None"."""
+    from IPython.display import display
+
+    for item in items:
+        if item is not None:
+            display(item)
 
 
 # --------------------------------------------------------------------------- widgets

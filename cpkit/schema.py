@@ -71,7 +71,7 @@ REFERENCE_SETS: Mapping[str, str] = MappingProxyType(
         "history_item": "depends on category (see the history table)",
         "focus_criterion": "a focus_criteria.criterion_id (or of data/reference/scoring/focus_criteria.csv when the table is empty)",
         "option_criterion": "a criterion_id of data/reference/scoring/option_criteria.csv",
-        "effect_item": "a pollutant_id, material_id, waste_id, energy carrier, fresh_water, wastewater or co2",
+        "effect_item": "a pollutant_id, material_id, waste_id, energy carrier, fresh_water, wastewater, waste_gas or co2",
         "cost_class_thresholds": "a set_id of data/reference/screening/cost_class_thresholds.csv",
     }
 )

@@ -11,6 +11,7 @@ trainee's answer with it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ def formula(ctx: Any, expr: Any, *, lhs: Any = None, substitutions: dict | None 
             sympy.Symbol(str(k)) if isinstance(k, str) else k: v for k, v in substitutions.items()
         }
         filled = sympy.sympify(expr).subs(subs, simultaneous=True)
-        shown = sympy.UnevaluatedExpr(filled) if hasattr(filled, "free_symbols") else filled
+        # the numbers put in, not yet multiplied out (subs would evaluate 10*8 + 9*9 to 161)
+        with sympy.evaluate(False):
+            shown = sympy.sympify(expr).xreplace({k: sympy.sympify(v) for k, v in subs.items()})
         value = sympy.N(filled)
         latex_filled = _latex(shown, lhs)
         parts.append(math_svg(f"{latex_filled} = {sympy.latex(sympy.Float(value, 6))}"))
@@ -144,7 +147,9 @@ _FEEDBACK = {
 
 def _msg(lang: str, key: str, **fmt: Any) -> str:
     table = _FEEDBACK.get(lang, _FEEDBACK["en"])
-    return table[key].format(**fmt).replace("  ", " ").strip()
+    text = table[key].format(**fmt).replace("  ", " ").strip()
+    # an empty unit leaves a space before closing punctuation: "1 （参考答案 1 ）"
+    return re.sub(r" +([)）（。.,，])", r"\1", text)
 
 
 def exercise(ctx: Any, key: str, question: str, expected: float, **kwargs: Any) -> Exercise:

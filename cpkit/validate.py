@@ -66,7 +66,7 @@ HISTORY_UNITS = {
 WATER_CATEGORIES = ("water_intake", "wastewater")
 WATER_TABLES = ("water_flows",)
 #: fixed effect items besides pollutants, materials, wastes and energy carriers
-EFFECT_ITEMS = ("fresh_water", "wastewater", "co2")
+EFFECT_ITEMS = ("fresh_water", "wastewater", "waste_gas", "co2")
 
 
 # ======================================================================= raw layer
@@ -958,7 +958,7 @@ def _effect_bases(ctx: _Ctx) -> dict[str, str | None]:
     for w in _values(ctx, "wastes", "waste_id"):
         out[w] = "t"
     out.update(_carrier_units())
-    out.update({"fresh_water": "m3", "wastewater": "m3", "co2": "t"})
+    out.update({"fresh_water": "m3", "wastewater": "m3", "waste_gas": "m3", "co2": "t"})
     return out
 
 
@@ -976,7 +976,7 @@ def _check_effect_items(ctx: _Ctx) -> None:
                 i,
                 "item",
                 f"unknown effect item {item!r}{suggest(item, bases)}: use a pollutant_id, "
-                "material_id, waste_id, energy carrier, fresh_water, wastewater or co2",
+                "material_id, waste_id, energy carrier, fresh_water, wastewater, waste_gas or co2",
             )
             continue
         base = bases[item]
