@@ -147,8 +147,9 @@ def table_html(
     if total_row:
         parts.append('<tr class="cp-total">')
         for key, col in columns.items():
-            value = total_row.get(key, "")
-            text, numeric = _cell_text(value, col, lang) if value != "" else ("", False)
+            value = total_row.get(key)
+            blank = value is None or (isinstance(value, str) and value == "")
+            text, numeric = ("", False) if blank else _cell_text(value, col, lang)
             align = col.align or ("right" if numeric else None)
             attr = f' class="cp-{align}"' if align and text else ""
             parts.append(f"<td{attr}>{escape(text)}</td>")
