@@ -66,7 +66,7 @@ def formula(ctx: Any, expr: Any, *, lhs: Any = None, substitutions: dict | None 
 def _latex(expr: Any, lhs: Any = None) -> str:
     import sympy
 
-    body = expr if isinstance(expr, str) else sympy.latex(expr)
+    body = expr if isinstance(expr, str) else sympy.latex(expr, order="none")
     if lhs is None:
         return body
     head = lhs if isinstance(lhs, str) else sympy.latex(lhs)
