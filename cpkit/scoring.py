@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cpkit import reference
+from cpkit._frames import typed_frame
 from cpkit.errors import CpkitError
 
 Kind = Literal["focus", "option"]
@@ -143,7 +144,8 @@ def criteria(
                     "source": "dataset",
                 }
             )
-        base = pd.DataFrame(rows).astype(
+        base = typed_frame(
+            rows,
             {
                 "criterion_id": "string",
                 "name_zh": "string",
@@ -152,7 +154,7 @@ def criteria(
                 "weight_min": "Float64",
                 "weight_max": "Float64",
                 "source": "string",
-            }
+            },
         )
         basis["criteria"] = "dataset criteria table (ranges from the defaults where ids match)"
     if weights:
@@ -484,7 +486,8 @@ def rank_stability(result: WeightedScoring, scale: ScoreScale | None = None) -> 
                 "change_within_scale": within_scale,
             }
         )
-    out = pd.DataFrame(rows).astype(
+    out = typed_frame(
+        rows,
         {
             "criterion_id": "string",
             "name_zh": "string",
@@ -500,7 +503,7 @@ def rank_stability(result: WeightedScoring, scale: ScoreScale | None = None) -> 
             "margin_up": "Float64",
             "change_within_range": "boolean",
             "change_within_scale": "boolean",
-        }
+        },
     )
     out.attrs["basis"] = dict(result.basis)
     return out
@@ -554,7 +557,7 @@ def perturbation(
                     "order": _order_text(ids, totals),
                 }
             )
-    out = pd.DataFrame(rows).astype({"criterion_id": "string", "top": "string", "order": "string"})
+    out = typed_frame(rows, {"criterion_id": "string", "top": "string", "order": "string"})
     out.attrs["basis"] = dict(result.basis)
     return out
 

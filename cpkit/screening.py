@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cpkit import reference
+from cpkit._frames import typed_frame
 from cpkit.errors import CpkitError
 from cpkit.scoring import WeightedScoring, criteria, weighted_scores
 
@@ -188,7 +189,8 @@ def classify_cost(
                 "note": note,
             }
         )
-    out = pd.DataFrame(rows).astype(
+    out = typed_frame(
+        rows,
         {
             "option_id": "string",
             "name": "string",
@@ -200,7 +202,7 @@ def classify_cost(
             "cost_class_source": "string",
             "disagrees": "boolean",
             "note": "string",
-        }
+        },
     )
     out.attrs["basis"] = {
         "thresholds": th.set_id,
@@ -335,7 +337,8 @@ def simple_screening(
                 "note": "; ".join(notes),
             }
         )
-    out = pd.DataFrame(rows).astype(
+    out = typed_frame(
+        rows,
         {
             "option_id": "string",
             "name": "string",
@@ -350,7 +353,7 @@ def simple_screening(
             "group": "string",
             "mandatory_issue": "boolean",
             "note": "string",
-        }
+        },
     )
     out.attrs["basis"] = {
         **costs.attrs["basis"],

@@ -201,3 +201,11 @@ def test_reference_files_are_catalogued():
     ):
         assert reference.meta(rel)["source"]
     assert scr.mandatory_rule().describe().startswith("added criterion")
+
+
+def test_an_empty_option_register_gives_empty_tables_not_a_crash():
+    empty = options().iloc[0:0]
+    classes = scr.classify_cost(empty, scr.cost_thresholds())
+    assert classes.empty and "cost_class" in classes.columns
+    screened = scr.simple_screening(empty, scr.cost_thresholds())
+    assert screened.empty and "option_id" in screened.columns

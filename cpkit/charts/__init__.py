@@ -24,6 +24,9 @@ HEIGHT = 260
 def style(chart: Any, *, title: str | None = None, width: int = WIDTH, height: int = HEIGHT) -> Any:
     """Apply the kit's look: explicit CJK font everywhere, sizes that fit an A4 page,
     a quiet grid and the palette. Returns a new chart."""
+    import altair as alt
+
+    alt.data_transformers.disable_max_rows()  # audit tables are small; never truncate
     if title is not None:
         chart = chart.properties(title=title)
     chart = chart.properties(width=width, height=height)
