@@ -89,12 +89,21 @@ def models() -> tuple[type[pydantic.BaseModel], type[pydantic.BaseModel], type[p
         for col in s.section(section):
             ann = _annotation(col)
             desc = f"{col.zh} / {col.en}"
+            # the schema's bounds hold for values set after loading too (notebook overrides)
+            bounds = {}
+            if col.type in ("int", "float", "year") and col.min is not None:
+                bounds["ge"] = col.min
+            if col.type in ("int", "float", "year") and col.max is not None:
+                bounds["le"] = col.max
             if col.required and section == "profile":
-                fields[col.key] = (ann, pydantic.Field(description=desc))
+                fields[col.key] = (ann, pydantic.Field(description=desc, **bounds))
             elif col.type == "list":
                 fields[col.key] = (ann, pydantic.Field(default=(), description=desc))
             else:
-                fields[col.key] = (ann | None, pydantic.Field(default=None, description=desc))
+                fields[col.key] = (
+                    ann | None,
+                    pydantic.Field(default=None, description=desc, **bounds),
+                )
         model = pydantic.create_model(cls_name, __config__=config, **fields)
         model.__module__ = __name__
         built.append(model)
