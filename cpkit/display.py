@@ -132,7 +132,8 @@ def table_html(
     for col in columns.values():
         head = escape(col.label)
         if col.unit:
-            head += Markup(f'<span class="cp-unit">（{escape(col.unit)}）</span>')
+            unit = f"（{col.unit}）" if lang == "zh" else f" ({col.unit})"
+            head += Markup(f'<span class="cp-unit">{escape(unit)}</span>')
         parts.append(f"<th>{head}</th>")
     parts.append("</tr></thead><tbody>")
     rows = df[list(columns)].itertuples(index=False, name=None)

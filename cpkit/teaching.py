@@ -54,19 +54,33 @@ def formula(ctx: Any, expr: Any, *, lhs: Any = None, substitutions: dict | None 
             sympy.Symbol(str(k)) if isinstance(k, str) else k: v for k, v in substitutions.items()
         }
         filled = sympy.sympify(expr).subs(subs, simultaneous=True)
-        # the numbers put in, not yet multiplied out (subs would evaluate 10*8 + 9*9 to 161)
+        # the numbers put in, as written and not multiplied out: each symbol is replaced
+        # by a symbol named after its formatted value, so sympy neither evaluates 10*8 +
+        # 9*9 to 161 nor prints "(-1)68.0"; products get an explicit times sign
         with sympy.evaluate(False):
-            shown = sympy.sympify(expr).xreplace({k: sympy.sympify(v) for k, v in subs.items()})
-        value = sympy.N(filled)
-        latex_filled = _latex(shown, lhs)
-        parts.append(math_svg(f"{latex_filled} = {sympy.latex(sympy.Float(value, 6))}"))
+            shown = sympy.sympify(expr).xreplace(
+                {k: sympy.Symbol(_number_text(v)) for k, v in subs.items()}
+            )
+        value = float(sympy.N(filled))
+        latex_filled = _latex(shown, lhs, mul_symbol="times")
+        parts.append(math_svg(f"{latex_filled} = {_number_text(value, paren=False)}"))
     return HTML('<div class="cp-teach cp-math">' + "<br>".join(parts) + "</div>")
 
 
-def _latex(expr: Any, lhs: Any = None) -> str:
+def _number_text(value: Any, *, paren: bool = True) -> str:
+    """A number as a trainee would write it: up to 6 significant digits, no trailing
+    zeros, negative numbers in brackets when they stand inside a formula."""
+    x = float(value)
+    text = f"{x:.6g}"
+    if "e" in text:  # very large or small: keep plain digits
+        text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return f"({text})" if paren and x < 0 else text
+
+
+def _latex(expr: Any, lhs: Any = None, **options: Any) -> str:
     import sympy
 
-    body = expr if isinstance(expr, str) else sympy.latex(expr, order="none")
+    body = expr if isinstance(expr, str) else sympy.latex(expr, order="none", **options)
     if lhs is None:
         return body
     head = lhs if isinstance(lhs, str) else sympy.latex(lhs)
