@@ -46,20 +46,56 @@ __all__ = [
     "ImplementationError",
     "PlanSummary",
     "achieved_economics",
+    "attainment_exercise",
+    "before_after",
     "before_after_intensities",
     "before_after_totals",
+    "benefit_chart",
     "chapter",
+    "complete_after_stage",
+    "conclusion",
+    "economic",
     "economic_benefits",
     "economic_totals",
     "effect_totals",
+    "effects_table",
+    "environmental",
+    "evaluation",
+    "evaluation_details",
+    "explore_effects",
+    "explore_evaluation",
+    "explore_reductions",
+    "funding",
     "grade_before_after",
     "implementation_plan",
+    "intro",
+    "issues_note",
+    "item_names",
+    "level_score",
+    "level_view",
     "option_effects",
+    "payback_exercise",
+    "performance_annex",
     "plan_issues",
     "plan_summary",
+    "plan_table",
+    "plan_text",
+    "progress_chart",
     "prospects",
+    "prospects_view",
+    "record_figures",
+    "reduction_chart",
+    "reduction_exercise",
     "resolve_after_year",
+    "score_chart",
+    "subtitle",
     "target_attainment",
+    "targets_view",
+    "teach_attainment",
+    "teach_payback",
+    "teach_reduction",
+    "timeline",
+    "title",
 ]
 
 #: Statuses shown in the implementation plan, in the order the chapter lists them.
@@ -2911,7 +2947,9 @@ def record_figures(ch: Chapter) -> None:
     :func:`level_score`), ``cp_level_before``, the actual investment and annual benefit of
     the implemented options (``investment_10k_cny``, ``benefit_10k_cny``),
     ``options_implemented``, ``targets_near_attained_pct``, the reduction rates of energy
-    and water per unit of product and the CO2 cut per year."""
+    and water per unit of product, the CO2 cut per year, and every quantitative indicator
+    value after the audit as ``indicator.<system>.<indicator>`` (ranked within the system
+    by its direction; docs/rendering.md)."""
     from cpkit.render import record
 
     tot = ch.benefit_totals.set_index("cost_class")
@@ -2921,6 +2959,19 @@ def record_figures(ch: Chapter) -> None:
         name, score = level_score(g.after)
         record("cp_score", round(score, 6), better="higher", label=_labels("cp_score", name=name))
         record("cp_level_before", g.before.level, label=_labels("cp_level_before"))
+    if g.after is not None:
+        # indicator values after the audit, compared only within the same system
+        better = {"smaller": "lower", "larger": "higher"}
+        for r in g.after.indicators.to_dict("records"):
+            if r["direction"] not in better or _na(r["value"]) or not r["applicable"]:
+                continue
+            record(
+                f"indicator.{g.after.system_id}.{r['indicator_id']}",
+                float(r["value"]),
+                unit=str(r["unit"]),
+                better=better[r["direction"]],
+                label={"zh": str(r["name_zh"]), "en": str(r["name_en"])},
+            )
     record("investment_10k_cny", _f(tot.at["total", "investment_10k_cny"]), unit="10k_CNY")
     record("benefit_10k_cny", _f(tot.at["total", "benefit_10k_cny"]), unit="10k_CNY")
     record(
