@@ -15,13 +15,15 @@ _LAZY = {
     "load": ("cpkit.dataset", "load"),
     "validate": ("cpkit.validate", "validate"),
     "Dataset": ("cpkit.dataset", "Dataset"),
-    "render": ("cpkit.render", "render"),
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "render", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "render":
+        # the subpackage, callable: cpkit.render(paths, out, ...) renders reports
+        return import_module("cpkit.render")
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(import_module(module), attr)

@@ -147,5 +147,14 @@ def schema_doc_cmd(target: Path | None) -> None:
     click.echo(f"updated {target}")
 
 
+def _register_render() -> None:
+    from cpkit.render.command import render
+
+    main.add_command(render)
+
+
+_register_render()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
