@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.cpkit-installed
 LANGS  ?= zh,en
 FORMATS ?= html,pdf
 
-.PHONY: reports test lint format setup bench clean
+.PHONY: reports test lint format setup bench lab-check clean
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
@@ -31,6 +31,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+lab-check: $(STAMP)
+	$(VENV)/bin/pip install -q -e ".[ui]"
+	$(PY) scripts/check_lab_widgets.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -281,10 +281,29 @@ def chart_svg(chart) -> str:
     return vlc.vegalite_to_svg(chart.to_dict(validate=False))
 
 
+#: Vega-Lite major version JupyterLab draws with its built-in, offline renderer.
+LAB_VEGALITE_MIME = "application/vnd.vegalite.v5+json"
+
+
+@dataclass(frozen=True)
+class LabChart:
+    """A chart for JupyterLab's own Vega-Lite renderer (bundled with JupyterLab, so it
+    draws offline; Altair's default renderer would load Vega from a CDN)."""
+
+    spec: Mapping[str, Any]
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        title = self.spec.get("title", "chart") if isinstance(self.spec, Mapping) else "chart"
+        return {LAB_VEGALITE_MIME: dict(self.spec), "text/plain": f"<chart: {title}>"}
+
+
 def chart(chart, *, interactive: bool = False):
-    """Display an Altair chart: the chart itself when interactive, inline SVG otherwise."""
+    """Display an Altair chart: for JupyterLab's built-in offline renderer when
+    interactive (tooltips, zoom), as inline SVG otherwise (batch reports)."""
     if interactive:
-        return chart
+        spec = chart.to_dict(validate=False)
+        spec["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json"
+        return LabChart(spec)
     from IPython.display import HTML
 
     return HTML(f'<div class="cp-chart">{chart_svg(chart)}</div>')

@@ -182,7 +182,7 @@ def test_teaching_off_shows_no_teaching(nb, tmp_path):
         ("07", ["-p dataset data/samples/no-such-sample"], "dataset not found"),
         ("01", ["-p lang fr"], "parameter lang must be one of"),
         ("07", ["-p cost_class_thresholds no_such_set"], "unknown cost-class threshold set"),
-        ("07", ["-p no_low_cost_max_10k_cny -5"], "must not be negative"),
+        ("07", ["-p no_low_cost_max_10k_cny -5"], "parameter no_low_cost_max_10k_cny = -5"),
     ],
 )
 def test_bad_input_gives_a_short_cpkit_error(nb, params, message, tmp_path):

@@ -201,8 +201,8 @@ def test_tolerance_parameter_changes_the_verdicts(tmp_path):
     [
         (("dataset", "data/samples/no-such-enterprise"), "dataset not found"),
         (("lang", "fr"), "lang must be one of"),
-        (("closure_tolerance", "2"), "closure_tolerance must be a fraction"),
-        (("closure_tolerance", "-0.1"), "closure_tolerance must be a fraction"),
+        (("closure_tolerance", "2"), "parameter closure_tolerance = 2"),
+        (("closure_tolerance", "-0.1"), "parameter closure_tolerance = -0.1"),
         (("closure_tolerance", "five"), "invalid parameter value"),
         (("alpha", "1.5"), "alpha must lie between 0 and 1"),
     ],
