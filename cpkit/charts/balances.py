@@ -38,6 +38,11 @@ from markupsafe import escape
 from cpkit.charts import PALETTE, style
 from cpkit.display import FONT_FAMILY
 
+#: Font list of the flow diagrams. "cpkit-symbols" is an alias the report stylesheet maps to
+#: DejaVu Sans for a few symbols (U+2103 "℃") whose glyph is blank in WenQuanYi Micro Hei;
+#: where the alias is not defined (a notebook in a browser) it is skipped.
+SVG_FONT_FAMILY = "cpkit-symbols, " + FONT_FAMILY
+
 __all__ = [
     "BOUNDARY",
     "STATUS_STYLES",
@@ -576,7 +581,7 @@ def flow_diagram_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="cp-flow" id="cp-flow-{digest}" '
         f'width="{total_w * scale:.0f}" height="{total_h * scale:.0f}" '
         f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
-        f'font-family="{escape(FONT_FAMILY)}" role="img">'
+        f'font-family="{escape(SVG_FONT_FAMILY)}" role="img">'
         f'<rect width="100%" height="100%" fill="#ffffff"/>{body}</svg>'
     )
 
@@ -894,7 +899,16 @@ def pareto_chart(data: pd.DataFrame, *, title: str, y_title: str, cum_title: str
     rule = (
         alt.Chart(pd.DataFrame({"y": [80.0]}))
         .mark_rule(color=PALETTE[3], strokeDash=[4, 3], opacity=0.6)
-        .encode(y=alt.Y("y:Q", scale=alt.Scale(domain=[0, 100]), axis=None))
+        .encode(
+            # same title and orientation as the line's: with axis=None here Vega-Lite
+            # dropped the merged right-hand axis and the percentages went unlabelled
+            y=alt.Y(
+                "y:Q",
+                title=cum_title,
+                scale=alt.Scale(domain=[0, 100]),
+                axis=alt.Axis(orient="right"),
+            )
+        )
     )
     chart = alt.layer(bars, alt.layer(line, rule)).resolve_scale(y="independent")
     return style(chart, title=title, height=240)

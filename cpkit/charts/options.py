@@ -85,7 +85,13 @@ def score_heatmap(
     options = list(cells.sort_values("option_order")["option"].drop_duplicates())
     crits = list(cells.sort_values("criterion_order")["criterion"].drop_duplicates())
     base = alt.Chart(cells).encode(
-        x=alt.X("criterion:N", sort=crits, title=criterion_title, axis=alt.Axis(labelAngle=0)),
+        # slanted labels: criterion names with their weight are long, level ones overlapped
+        x=alt.X(
+            "criterion:N",
+            sort=crits,
+            title=criterion_title,
+            axis=alt.Axis(labelAngle=-30, labelAlign="right", labelLimit=170),
+        ),
         y=alt.Y("option:N", sort=options, title=option_title),
     )
     rect = base.mark_rect().encode(
@@ -93,6 +99,7 @@ def score_heatmap(
             "score_r:Q",
             title=score_title,
             scale=alt.Scale(scheme=SEQUENTIAL, domain=[0, score_max]),
+            legend=alt.Legend(orient="bottom"),  # at the right it pushed the chart off the page
         ),
         tooltip=[
             alt.Tooltip("option:N", title=option_title),
@@ -109,7 +116,7 @@ def score_heatmap(
     return style(
         alt.layer(rect, text),
         title=title,
-        width=max(WIDTH - 120, 110 * len(crits)),
+        width=min(WIDTH - 160, max(200, 80 * len(crits))),
         height=max(120, 26 * len(options)),
     )
 

@@ -709,6 +709,12 @@ def _flow_name(A: Assessment, flow_id: str, lang: str) -> str:
     return _materials(A).get(flow_id, flow_id)
 
 
+def _flow_ref(flow_id: str) -> str:
+    """The id shown for a flow: a stream id as is, a unit's stock term as Δm[unit] (the
+    notation of the balance equations), never the internal ``stock:<unit>`` key."""
+    return f"Δm[{flow_id[6:]}]" if flow_id.startswith("stock:") else flow_id
+
+
 def _route(A: Assessment, src: str, dst: str, lang: str) -> str:
     a = _t(lang, "boundary") if src == BOUNDARY else src
     b = _t(lang, "boundary") if dst == BOUNDARY else dst
@@ -1095,6 +1101,7 @@ def unknown_flows(ctx: Any, A: Assessment) -> None:
         return
     fl["component_label"] = [component_label(c, lang) for c in fl["component"]]
     fl["material"] = [_flow_name(A, str(f), lang) for f in fl["flow_id"]]
+    fl["flow_ref"] = [_flow_ref(str(f)) for f in fl["flow_id"]]
     fl["route"] = [
         _route(A, str(a), str(b), lang) for a, b in zip(fl["from_unit"], fl["to_unit"], strict=True)
     ]
@@ -1108,7 +1115,7 @@ def unknown_flows(ctx: Any, A: Assessment) -> None:
     ]
     fl["why"] = [_reason(A, r, lang) for r in fl.itertuples()]
     cols = {
-        "flow_id": _col(ctx, "stream_id"),
+        "flow_ref": _col(ctx, "stream_id"),
         "material": _col(ctx, "material"),
         "route": _col(ctx, "route"),
         "determinable": _col(ctx, "determinable", fmt=_yes_no(lang)),
@@ -1125,7 +1132,7 @@ def unknown_flows(ctx: Any, A: Assessment) -> None:
         if not _na(ok) and not bool(ok) and c in set(fl["component"])
     ]
     negative = [
-        str(f)
+        _flow_ref(str(f))
         for f, v in zip(fl["flow_id"], fl["solved_kg_d"], strict=True)
         if not _na(v) and float(v) < 0
     ]
@@ -1452,6 +1459,7 @@ def reconciliation_section(ctx: Any, A: Assessment) -> None:
             fu,
         )
         t["material"] = [_flow_name(A, str(f), lang) for f in t["flow_id"]]
+        t["flow_ref"] = [_flow_ref(str(f)) for f in t["flow_id"]]
         t["z_text"] = _z_text(t, lang)
         out.append(
             _table(
@@ -1468,7 +1476,16 @@ def reconciliation_section(ctx: Any, A: Assessment) -> None:
         )
     neg = rec.flows[rec.flows["negative"].fillna(False)]
     if len(neg):
-        out.append(note(_t(lang, "s43.rec_negative", flows=_list(lang, neg["flow_id"])), "warning"))
+        out.append(
+            note(
+                _t(
+                    lang,
+                    "s43.rec_negative",
+                    flows=_list(lang, [_flow_ref(str(f)) for f in neg["flow_id"]]),
+                ),
+                "warning",
+            )
+        )
     else:
         out.append(note(_t(lang, "s43.rec_nonnegative"), "ok"))
     _show(out)
@@ -1480,7 +1497,7 @@ def _rec_cols(ctx: Any, fu: FlowUnit, *, full: bool = False) -> dict[str, Any]:
     lang = ctx.lang
     num = {"fmt": _sig(lang), "align": "right"}
     cols = {
-        "flow_id": _col(ctx, "stream_id"),
+        "flow_ref": _col(ctx, "stream_id"),
         "material": _col(ctx, "material"),
         "measured_kg_d": _col(ctx, "measured", unit=fu.unit, **num),
         "sigma_kg_d": _col(ctx, "sigma", unit=fu.unit, **num),
@@ -1628,6 +1645,7 @@ def reconciliation_annex(ctx: Any, A: Assessment) -> None:
             fu,
         )
         t["material"] = [_flow_name(A, str(f), lang) for f in t["flow_id"]]
+        t["flow_ref"] = [_flow_ref(str(f)) for f in t["flow_id"]]
         t["z_text"] = _z_text(t, lang)
         cols = _rec_cols(ctx, fu, full=True)
         cols["sigma_source"] = _col(ctx, "sigma_source", fmt=lambda v: _sigma_source(v, lang))
