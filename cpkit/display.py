@@ -138,11 +138,16 @@ def table_html(
     parts.append("</tr></thead><tbody>")
     rows = df[list(columns)].itertuples(index=False, name=None)
     specs = list(columns.values())
+    # a number column keeps its right alignment where a value is missing ("—")
+    numeric_cols = [
+        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        for c in columns
+    ]
     for row in rows:
         parts.append("<tr>")
-        for value, col in zip(row, specs, strict=True):
+        for value, col, num_col in zip(row, specs, numeric_cols, strict=True):
             text, numeric = _cell_text(value, col, lang)
-            align = col.align or ("right" if numeric else None)
+            align = col.align or ("right" if numeric or (num_col and text == "—") else None)
             attr = f' class="cp-{align}"' if align else ""
             parts.append(f"<td{attr}>{escape(text)}</td>")
         parts.append("</tr>")
