@@ -16,6 +16,7 @@ notebook cell that ends with a call shows its result, and the batch renderer see
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -237,8 +238,12 @@ def note(text: str, kind: str = "info"):
 
 
 # --------------------------------------------------------------------------- maths
+@functools.lru_cache(maxsize=512)
 def math_svg(latex: str, size: float = 18) -> str:
-    """LaTeX maths rendered to an inline SVG string with ziamath (offline, no MathJax)."""
+    """LaTeX maths rendered to an inline SVG string with ziamath (offline, no MathJax).
+
+    Memoised: the same formula (e.g. a teaching formula, or an equation of a network
+    shared by many enterprises) is drawn once per kernel."""
     import ziamath
 
     return ziamath.Math.fromlatex(latex, size=size).svg()
