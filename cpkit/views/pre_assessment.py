@@ -2605,7 +2605,7 @@ class PreAssessment:
         cells["candidate"] = cells["candidate_id"].astype(str)
         cells["criterion"] = [names[c] for c in cells["criterion_id"]]
         cells["text"] = [
-            f"{self.num(rr, 0)}×{self.num(w, 0)}={self.num(rw, 0)}"
+            f"{self.num(rr, _places(rr))}×{self.num(w, _places(w))}={self.num(rw, _places(rw))}"
             for rr, w, rw in zip(cells["score_r"], cells["weight"], cells["score_rw"], strict=True)
         ]
         chart = charts.scoring_heatmap(
@@ -3276,3 +3276,8 @@ def _exact(value: Any) -> Any:
     if x.is_integer() and abs(x) < 1e15:
         return sympy.Integer(int(x))
     return sympy.Float(repr(x))
+
+
+def _places(x: float) -> int:
+    """Decimals to show a weight or score without hiding a fraction (10 -> 0, 10.5 -> 1)."""
+    return 0 if float(x).is_integer() else 1
