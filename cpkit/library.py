@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -199,7 +199,9 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _tokens(text: str) -> Counter[str]:
+def text_tokens(text: str) -> Counter[str]:
+    """Tokens for matching Chinese and English text: character bigrams of Chinese runs
+    (a lone character counts itself) and lower-case words of two or more letters."""
     c: Counter[str] = Counter()
     for run in _CJK.findall(text):
         if len(run) == 1:
@@ -234,7 +236,23 @@ def _entry_text(rec: dict[str, Any]) -> str:
     return " ".join(str(rec[c]) for c in cols if rec.get(c) is not None and not pd.isna(rec[c]))
 
 
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+def tfidf(texts: list[str]) -> tuple[list[dict[str, float]], Callable[[str], dict[str, float]]]:
+    """TF-IDF vectors of ``texts`` over :func:`text_tokens` (smoothed idf, as scikit-learn),
+    and a function that turns another text into a vector of the same space."""
+    toks = [text_tokens(t) for t in texts]
+    n = len(toks)
+    df_count: Counter[str] = Counter()
+    for t in toks:
+        df_count.update(t.keys())
+
+    def vec(c: Counter[str]) -> dict[str, float]:
+        return {k: v * (math.log((1 + n) / (1 + df_count.get(k, 0))) + 1) for k, v in c.items()}
+
+    return [vec(t) for t in toks], lambda text: vec(text_tokens(text))
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine similarity of two sparse vectors (0 when either is empty)."""
     dot = sum(v * b.get(k, 0.0) for k, v in a.items())
     na = math.sqrt(sum(v * v for v in a.values()))
     nb = math.sqrt(sum(v * v for v in b.values()))
@@ -277,16 +295,8 @@ def suggest_options(
 
     entries = library.to_dict("records")
     texts = [_entry_text(e) for e in entries]
-    toks = [_tokens(t) for t in texts]
     n = len(entries)
-    df_count: Counter[str] = Counter()
-    for t in toks:
-        df_count.update(t.keys())
-
-    def vec(c: Counter[str]) -> dict[str, float]:
-        return {k: v * (math.log((1 + n) / (1 + df_count.get(k, 0))) + 1) for k, v in c.items()}
-
-    evecs = [vec(t) for t in toks]
+    evecs, vec_of = tfidf(texts)
     econs = [_concepts(t, concepts) for t in texts]
     c_count: Counter[str] = Counter(c for cs in econs for c in cs)
     c_weight = {c: math.log(1 + n / m) / math.log(1 + n) for c, m in c_count.items()}
@@ -307,13 +317,13 @@ def suggest_options(
         itext = f"{lag['name_zh']} {lag['name_en']} {extra}"
         icons = _concepts(itext, concepts)
         icons |= {sub for c in icons for sub in concepts[c].get("includes", [])}
-        ivec = vec(_tokens(itext))
+        ivec = vec_of(itext)
         scored = []
         for k, e in enumerate(entries):
             linked = iid in elinks[k]
             shared = sorted(icons & econs[k])
             aspect_hit = bool(hints_aspects) and e["aspect"] in hints_aspects
-            sim = _cosine(ivec, evecs[k])
+            sim = cosine(ivec, evecs[k])
             score = (
                 (w_link if linked else 0.0)
                 + w_concept * sum(c_weight[c] for c in shared)

@@ -20,9 +20,6 @@ The maths lives in :mod:`cpkit.screening`, :mod:`cpkit.scoring`, :mod:`cpkit.gra
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cpkit import i18n, reference, screening
+from cpkit import i18n, library, reference, screening
 from cpkit.display import Col
 from cpkit.errors import CpkitError
 
@@ -442,28 +439,6 @@ def aspect_counts(summary: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ problems and options
-_CJK = re.compile(r"[\u3400-\u9fff]+")
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _tokens(text: str) -> Counter[str]:
-    """Character bigrams of Chinese runs (a lone character counts itself) and words."""
-    c: Counter[str] = Counter()
-    for run in _CJK.findall(text):
-        if len(run) == 1:
-            c[run] += 1
-        c.update(run[i : i + 2] for i in range(len(run) - 1))
-    c.update(w for w in _WORD.findall(text.lower()) if len(w) > 1)
-    return c
-
-
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
-    na = math.sqrt(sum(v * v for v in a.values()))
-    nb = math.sqrt(sum(v * v for v in b.values()))
-    return dot / (na * nb) if na and nb else 0.0
-
-
 def _join(parts: Iterable[Any]) -> str:
     return " ".join(str(p) for p in parts if not i18n.is_missing(p))
 
@@ -498,21 +473,12 @@ def cause_links(
             index=False
         )
     ]
-    toks = [_tokens(t) for t in texts]
-    n = len(toks)
-    df_count: Counter[str] = Counter()
-    for t in toks:
-        df_count.update(t.keys())
-
-    def vec(c: Counter[str]) -> dict[str, float]:
-        return {k: v * (math.log((1 + n) / (1 + df_count.get(k, 0))) + 1) for k, v in c.items()}
-
-    ovecs = [vec(t) for t in toks]
+    ovecs, vec_of = library.tfidf(texts)
     ids = [str(x) for x in live["option_id"]]
     rows = []
     for rec in waste_causes.to_dict("records"):
-        q = vec(_tokens(_join([rec["location"], rec["waste"], rec["cause"]])))
-        sims = np.array([_cosine(q, v) for v in ovecs]) if ovecs else np.array([])
+        q = vec_of(_join([rec["location"], rec["waste"], rec["cause"]]))
+        sims = np.array([library.cosine(q, v) for v in ovecs]) if ovecs else np.array([])
         order = np.argsort(-sims, kind="stable")
         hits = [ids[k] for k in order if sims[k] >= min_similarity and sims[k] > 0]
         best = int(order[0]) if len(order) else None
