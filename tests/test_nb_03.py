@@ -13,13 +13,13 @@ from __future__ import annotations
 import ast
 import html
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbtools import errors, headings, outputs
 
 from cpkit import i18n
 from cpkit.render.record import RECORD_MIME
@@ -52,39 +52,6 @@ def run(tmp_path: Path, *params: str, name: str = "out.ipynb"):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
     nb = nbformat.read(out, as_version=4) if out.exists() else nbformat.v4.new_notebook()
     return proc.returncode, proc.stderr, nb
-
-
-def outputs(nb, mime: str = "text/html", tag: str | None = None) -> list[str]:
-    found = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if tag is not None and tag not in cell.metadata.get("tags", []):
-            continue
-        for out in cell.get("outputs", []):
-            data = out.get("data") or {}
-            if mime in data:
-                value = data[mime]
-                found.append(value if isinstance(value, str) else json.dumps(value))
-    return found
-
-
-def errors(nb) -> list[str]:
-    return [
-        f"{out.get('ename')}: {out.get('evalue')}"
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if out.get("output_type") == "error"
-    ]
-
-
-def headings(nb) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {1: [], 2: [], 3: []}
-    for text in outputs(nb):
-        for level, body in re.findall(r"<h([123])[^>]*>(.*?)</h\1>", text, flags=re.S):
-            found[int(level)].append(html.unescape(re.sub(r"<[^>]+>", "", body)).strip())
-    return found
 
 
 # ----------------------------------------------------------------------------- the file
