@@ -1445,22 +1445,7 @@ def reconciliation_section(ctx: Any, A: Assessment) -> None:
     out.append(_rec_verdict(ctx, A))
     out.append(_gross_error_text(ctx, A))
     for comp in rec.layers["component"]:
-        t = reconciliation_table(rec, comp, top=10)
-        fu = flow_unit(t["measured_kg_d"].tolist() + t["reconciled_kg_d"].tolist())
-        t = _scaled(
-            t,
-            [
-                "measured_kg_d",
-                "sigma_kg_d",
-                "reconciled_kg_d",
-                "sigma_reconciled_kg_d",
-                "adjustment_kg_d",
-            ],
-            fu,
-        )
-        t["material"] = [_flow_name(A, str(f), lang) for f in t["flow_id"]]
-        t["flow_ref"] = [_flow_ref(str(f)) for f in t["flow_id"]]
-        t["z_text"] = _z_text(t, lang)
+        t, fu = _reconciliation_view(A, rec, comp, lang, top=10)
         out.append(
             _table(
                 ctx,
@@ -1631,22 +1616,7 @@ def reconciliation_annex(ctx: Any, A: Assessment) -> None:
         return None
     out: list[Any] = [heading(_t(lang, "annex.rec_title"), 2)]
     for comp in rec.layers["component"]:
-        t = reconciliation_table(rec, comp)
-        fu = flow_unit(t["measured_kg_d"].tolist() + t["reconciled_kg_d"].tolist())
-        t = _scaled(
-            t,
-            [
-                "measured_kg_d",
-                "sigma_kg_d",
-                "reconciled_kg_d",
-                "sigma_reconciled_kg_d",
-                "adjustment_kg_d",
-            ],
-            fu,
-        )
-        t["material"] = [_flow_name(A, str(f), lang) for f in t["flow_id"]]
-        t["flow_ref"] = [_flow_ref(str(f)) for f in t["flow_id"]]
-        t["z_text"] = _z_text(t, lang)
+        t, fu = _reconciliation_view(A, rec, comp, lang)
         cols = _rec_cols(ctx, fu, full=True)
         cols["sigma_source"] = _col(ctx, "sigma_source", fmt=lambda v: _sigma_source(v, lang))
         out.append(_table(ctx, t, cols, caption=component_label(comp, lang)))
@@ -2770,3 +2740,25 @@ def efficiency_exercise(ctx: Any, A: Assessment):
         rel_tol=0.005,
         abs_tol=0.05,
     )
+
+
+def _reconciliation_view(A: Any, rec: Any, comp: str, lang: str, *, top: int | None = None):
+    """The reconciliation table of one component ready to show: flows in a readable unit
+    (returned with the table), material names, readable flow references and test texts."""
+    t = reconciliation_table(rec, comp, top=top)
+    fu = flow_unit(t["measured_kg_d"].tolist() + t["reconciled_kg_d"].tolist())
+    t = _scaled(
+        t,
+        [
+            "measured_kg_d",
+            "sigma_kg_d",
+            "reconciled_kg_d",
+            "sigma_reconciled_kg_d",
+            "adjustment_kg_d",
+        ],
+        fu,
+    )
+    t["material"] = [_flow_name(A, str(f), lang) for f in t["flow_id"]]
+    t["flow_ref"] = [_flow_ref(str(f)) for f in t["flow_id"]]
+    t["z_text"] = _z_text(t, lang)
+    return t, fu
