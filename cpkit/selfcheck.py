@@ -22,8 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from cpkit import grading, reference, screening
+from cpkit import grading, i18n, reference, screening
 from cpkit.errors import CpkitError
+from cpkit.schema import schema
 
 __all__ = ["CHECKS", "Outcome", "SelfCheckError", "checklist", "self_check"]
 
@@ -77,9 +78,55 @@ def _blank(v: Any) -> bool:
         return False
 
 
-def _ids(values: list[str], limit: int = 12) -> str:
-    shown = ", ".join(values[:limit])
+def _ids(values: list[str], limit: int = 12, sep: str = ", ") -> str:
+    shown = sep.join(values[:limit])
     return shown + (f" … (+{len(values) - limit})" if len(values) > limit else "")
+
+
+def _zids(values: list[str], limit: int = 12) -> str:
+    """:func:`_ids` with the Chinese list separator."""
+    return _ids(values, limit, "、")
+
+
+def _label(enum: str, value: Any) -> tuple[str, str]:
+    """(zh, en) label of a schema enum value from the message catalogue
+    (``common.<enum>.<value>``); the value itself when the catalogue has none."""
+    key = f"common.{enum}.{value}"
+    if i18n.has(key):
+        return i18n.t(key, "zh"), i18n.t(key, "en")
+    return str(value), str(value)
+
+
+def _labels(enum: str, values: list[Any]) -> tuple[list[str], list[str]]:
+    pairs = [_label(enum, v) for v in values]
+    return [z for z, _ in pairs], [e for _, e in pairs]
+
+
+def _table_label(name: str) -> tuple[str, str]:
+    """(zh, en) short title of a dataset table (the schema's title without its note)."""
+    try:
+        t = schema().table(name)
+    except KeyError:
+        return name, name
+    return re.sub(r"（.*?）", "", t.zh) or name, re.sub(r" \(.*?\)", "", t.en) or name
+
+
+def _field_label(dotted: str) -> tuple[str, str]:
+    """(zh, en) label of an enterprise.yaml key, e.g. ``continuous.funding``."""
+    try:
+        f = schema().field(dotted)
+    except KeyError:
+        return dotted, dotted
+    return f.zh or dotted, f.en or dotted
+
+
+def _named(pid: str, name: str) -> str:
+    """A pollutant, material or indicator shown by name with its id: ``COD（W06）``."""
+    return f"{name}（{pid}）" if name and name != pid else pid
+
+
+def _named_en(pid: str, name: str) -> str:
+    return f"{name} ({pid})" if name and name != pid else pid
 
 
 class _Context:
@@ -270,7 +317,7 @@ def _work_plan(ctx: _Context, params: dict[str, Any]) -> Outcome:
             zh.append(f"缺少阶段 {', '.join(map(str, lacking))} 的任务")
             en.append(f"no task for phase(s) {', '.join(map(str, lacking))}")
         if incomplete:
-            zh.append(f"任务信息不全：{_ids(incomplete)}")
+            zh.append(f"任务信息不全：{_zids(incomplete)}")
             en.append(f"tasks lacking owner, dates or output: {_ids(incomplete)}")
         return _miss("；".join(zh), "; ".join(en))
     return _ok(
@@ -300,7 +347,7 @@ def _barriers(ctx: _Context, params: dict[str, Any]) -> Outcome:
     ]
     if lacking:
         return _miss(
-            f"无对策的障碍：{_ids(lacking)}", f"barriers without a countermeasure: {_ids(lacking)}"
+            f"无对策的障碍：{_zids(lacking)}", f"barriers without a countermeasure: {_ids(lacking)}"
         )
     return _ok(f"{len(b)} 条障碍均有对策", f"all {len(b)} barriers have a countermeasure")
 
@@ -320,14 +367,15 @@ def _history_years(ctx: _Context, params: dict[str, Any]) -> Outcome:
                     (hist["year"].astype("Int64") == y) & (hist["category"].astype("string") == c)
                 ).any()
             ):
-                gaps.append(f"{y}/{c}")
+                gaps.append((y, c))
     if gaps:
-        return _miss(
-            f"缺少数据（年份/类别）：{_ids(gaps)}", f"no data for (year/category): {_ids(gaps)}"
-        )
+        zh = [f"{y}年{_label('history_category', c)[0]}" for y, c in gaps]
+        en = [f"{_label('history_category', c)[1].lower()} {y}" for y, c in gaps]
+        return _miss(f"缺少数据：{_zids(zh)}", f"no data for: {_ids(en)}")
+    zh, en = _labels("history_category", cats)
     return _ok(
-        f"{', '.join(map(str, years))} 年均有{'、'.join(cats)}数据",
-        f"{', '.join(cats)} present for {', '.join(map(str, years))}",
+        f"{'、'.join(map(str, years))}年均有{'、'.join(zh)}数据",
+        f"{', '.join(e.lower() for e in en)} present for {', '.join(map(str, years))}",
     )
 
 
@@ -346,13 +394,17 @@ def _compliance_data(ctx: _Context, params: dict[str, Any]) -> Outcome:
     ]
     if lacking:
         return _miss(
-            f"缺少实测浓度、限值或执行标准：{_ids(lacking)}",
+            f"缺少实测浓度、限值或执行标准：{_zids(lacking)}",
             f"lacking concentration, limit or standard: {_ids(lacking)}",
         )
     over = ctx.exceeding()
-    tail_zh = f"；超标 {len(over)} 项：{_ids([o['id'] for o in over])}" if over else "；均达标"
+    tail_zh = (
+        f"；超标 {len(over)} 项：{_zids([_named(o['id'], o['name']) for o in over])}"
+        if over
+        else "；均达标"
+    )
     tail_en = (
-        f"; {len(over)} above limit or cap: {_ids([o['id'] for o in over])}"
+        f"; {len(over)} above limit or cap: {_ids([_named_en(o['id'], o['name']) for o in over])}"
         if over
         else "; all within limits"
     )
@@ -415,7 +467,7 @@ def _focus_method(ctx: _Context, params: dict[str, Any]) -> Outcome:
         else []
     )
     if gaps:
-        zh.append(f"未评分（重点/因素）：{_ids(gaps)}")
+        zh.append(f"未评分（重点/因素）：{_zids(gaps)}")
         en.append(f"not scored (candidate/criterion): {_ids(gaps)}")
     if zh:
         return _miss("；".join(zh), "; ".join(en))
@@ -452,11 +504,13 @@ def _focus_exceeding(ctx: _Context, params: dict[str, Any]) -> Outcome:
         (hit if _mentions(text, o["name"], o["id"]) or o["id"] in comps else lost).append(o["id"])
     if lost:
         return _miss(
-            f"审核重点 {fid} 未涉及超标污染物：{_ids(lost)}",
+            f"审核重点 {fid} 未涉及超标污染物：{_zids(lost)}",
             f"the focus {fid} does not address the exceeding pollutant(s): {_ids(lost)}",
         )
+    names = {o["id"]: o["name"] for o in over}
     return _ok(
-        f"审核重点 {fid} 涉及超标污染物：{_ids(hit)}", f"the focus {fid} addresses: {_ids(hit)}"
+        f"审核重点 {fid} 涉及超标污染物：{_zids([_named(h, names[h]) for h in hit])}",
+        f"the focus {fid} addresses: {_ids([_named_en(h, names[h]) for h in hit])}",
     )
 
 
@@ -474,8 +528,10 @@ def _focus_keywords(ctx: _Context, params: dict[str, Any]) -> Outcome:
             f"审核重点 {fid} 的名称和理由中未见相关内容",
             f"the name and reasons of the focus {fid} do not mention it",
         )
-    words = ", ".join(dict.fromkeys(found))
-    return _ok(f"审核重点 {fid} 提到：{words}", f"the focus {fid} mentions: {words}")
+    words = list(dict.fromkeys(found))
+    return _ok(
+        f"审核重点 {fid} 提到：{'、'.join(words)}", f"the focus {fid} mentions: {', '.join(words)}"
+    )
 
 
 def _date(v: Any) -> pd.Timestamp | None:
@@ -491,20 +547,23 @@ def _targets_quantified(ctx: _Context, params: dict[str, Any]) -> Outcome:
     t = ctx.table("targets")
     if t.empty:
         return _miss("未设置清洁生产目标", "no targets set")
-    bad = []
+    bad, bad_zh = [], []
     for r in t.to_dict("records"):
         tid = str(r["target_id"])
         if any(_blank(r.get(c)) for c in ("baseline", "near_term", "near_term_deadline", "unit")):
             bad.append(f"{tid} (incomplete)")
+            bad_zh.append(f"{tid}（基准值、近期目标、期限或单位未填）")
             continue
         b, n = float(r["baseline"]), float(r["near_term"])
         d = str(r.get("direction"))
         if (d == "decrease" and not n < b) or (d == "increase" and not n > b):
             bad.append(f"{tid} ({d}: {b:g} -> {n:g})")
+            bad_zh.append(f"{tid}（{_label('direction', d)[0]}：{b:g}→{n:g}）")
         if not _blank(r.get("mid_term")) and _blank(r.get("mid_term_deadline")):
             bad.append(f"{tid} (mid-term without deadline)")
+            bad_zh.append(f"{tid}（中远期目标无期限）")
     if bad:
-        return _miss(f"目标有问题：{_ids(bad)}", f"targets with problems: {_ids(bad)}")
+        return _miss(f"目标有问题：{_zids(bad_zh)}", f"targets with problems: {_ids(bad)}")
     return _ok(f"{len(t)} 个目标均量化并有期限", f"all {len(t)} targets quantified and time-bound")
 
 
@@ -529,26 +588,41 @@ def _compliance_target(ctx: _Context, params: dict[str, Any]) -> Outcome:
     for o in over:
         rows = _target_for(t, o["id"], o["name"]) if not t.empty else []
         if not rows:
-            lost.append(o["id"])
+            lost.append(o)
             continue
         dl = min(
             (d for d in (_date(r.get("near_term_deadline")) for r in rows) if d is not None),
             default=None,
         )
-        if limit is None or dl is None or dl > limit:
-            late.append(f"{o['id']} ({dl.date() if dl is not None else 'no deadline'})")
-        else:
-            fine.append(f"{o['id']} ({dl.date()})")
+        (late if limit is None or dl is None or dl > limit else fine).append((o, dl))
+
+    def dated(pairs: list[tuple[dict[str, Any], Any]], lang: str) -> list[str]:
+        out = []
+        for o, dl in pairs:
+            if lang == "zh":
+                when = str(dl.date()) if dl is not None else "无期限"
+                out.append(f"{_named(o['id'], o['name'])}，{when}")
+            else:
+                when = str(dl.date()) if dl is not None else "no deadline"
+                out.append(f"{_named_en(o['id'], o['name'])}, {when}")
+        return out
+
     if lost or late:
         zh, en = [], []
         if lost:
-            zh.append(f"无达标目标：{_ids(lost)}")
-            en.append(f"no target for: {_ids(lost)}")
+            zh.append(f"无达标目标：{_zids([_named(o['id'], o['name']) for o in lost])}")
+            en.append(f"no target for: {_ids([_named_en(o['id'], o['name']) for o in lost])}")
         if late:
-            zh.append(f"期限超过审核开始后{years}年：{_ids(late)}")
-            en.append(f"deadline later than {years} years after the audit start: {_ids(late)}")
+            zh.append(f"期限超过审核开始后{years}年：{_ids(dated(late, 'zh'), sep='；')}")
+            en.append(
+                f"deadline later than {years} years after the audit start: "
+                + _ids(dated(late, "en"), sep="; ")
+            )
         return _miss("；".join(zh), "; ".join(en))
-    return _ok(f"达标目标及期限：{_ids(fine)}", f"compliance targets and deadlines: {_ids(fine)}")
+    return _ok(
+        f"达标目标及期限：{_ids(dated(fine, 'zh'), sep='；')}",
+        f"compliance targets and deadlines: {_ids(dated(fine, 'en'), sep='; ')}",
+    )
 
 
 def _toxic_target(ctx: _Context, params: dict[str, Any]) -> Outcome:
@@ -562,11 +636,11 @@ def _toxic_target(ctx: _Context, params: dict[str, Any]) -> Outcome:
     hits = [pid for pid, name in toxic if not t.empty and _target_for(t, pid, name)]
     if not hits:
         return _miss(
-            f"没有针对有毒有害物质（{_ids([p for p, _ in toxic])}）的减量目标",
+            f"没有针对有毒有害物质（{_zids([p for p, _ in toxic])}）的减量目标",
             f"no target on the toxic substances ({_ids([p for p, _ in toxic])})",
         )
     return _ok(
-        f"有减量目标的有毒有害物质：{_ids(hits)}", f"toxic substances with a target: {_ids(hits)}"
+        f"有减量目标的有毒有害物质：{_zids(hits)}", f"toxic substances with a target: {_ids(hits)}"
     )
 
 
@@ -593,7 +667,7 @@ def _level_target(ctx: _Context, params: dict[str, Any]) -> Outcome:
             "below the lowest level before the audit, and no target's metric is an indicator of the system",
         )
     return _ok(
-        f"关联指标体系的目标：{_ids(linked)}", f"targets on system indicators: {_ids(linked)}"
+        f"关联指标体系的目标：{_zids(linked)}", f"targets on system indicators: {_ids(linked)}"
     )
 
 
@@ -602,20 +676,30 @@ def _tables_present(ctx: _Context, params: dict[str, Any]) -> Outcome:
     sizes = {n: len(ctx.table(n)) for n in names}
     empty = [n for n, k in sizes.items() if k == 0]
     ok = len(empty) < len(names) if params.get("any") else not empty
-    shown = ", ".join(f"{n}: {k}" for n, k in sizes.items())
+    zh = {n: _table_label(n)[0] for n in names}
+    en = {n: _table_label(n)[1] for n in names}
     if not ok:
-        return _miss(f"表为空：{', '.join(empty)}", f"empty table(s): {', '.join(empty)}")
-    return _ok(f"行数 {shown}", f"rows {shown}")
+        return _miss(
+            f"表为空：{'、'.join(zh[n] for n in empty)}",
+            f"empty table(s): {', '.join(en[n] for n in empty)}",
+        )
+    return _ok(
+        "；".join(f"{zh[n]} {k} 行" for n, k in sizes.items()),
+        "; ".join(f"{en[n]}: {k} rows" for n, k in sizes.items()),
+    )
 
 
 def _waste_causes(ctx: _Context, params: dict[str, Any]) -> Outcome:
     wc = ctx.table("waste_causes")
     if wc.empty:
         return _miss("废弃物产生原因表为空", "the waste-cause table is empty")
-    asp = sorted(set(wc["aspect"].astype(str)))
+    order = list(reference.table("aspects.csv")["aspect_id"].astype(str))
+    have = set(wc["aspect"].astype(str))
+    asp = [a for a in order if a in have] + sorted(have - set(order))
+    zh, en = _labels("aspect", asp)
     return _ok(
-        f"{len(wc)} 条原因，涉及方面：{', '.join(asp)}",
-        f"{len(wc)} causes over the aspects: {', '.join(asp)}",
+        f"{len(wc)} 条原因，涉及{len(asp)}个方面：{'、'.join(zh)}",
+        f"{len(wc)} causes over {len(asp)} aspects: {', '.join(e.lower() for e in en)}",
     )
 
 
@@ -625,13 +709,15 @@ def _options_aspects(ctx: _Context, params: dict[str, Any]) -> Outcome:
     have = set(opts["aspect"].astype(str)) if not opts.empty else set()
     lacking = [a for a in aspects if a not in have]
     counts = Counter(opts["aspect"].astype(str)) if not opts.empty else Counter()
-    shown = ", ".join(f"{a}: {counts.get(a, 0)}" for a in aspects)
+    shown_zh = "、".join(f"{_label('aspect', a)[0]} {counts.get(a, 0)} 项" for a in aspects)
+    shown_en = ", ".join(f"{_label('aspect', a)[1].lower()}: {counts.get(a, 0)}" for a in aspects)
     if lacking:
+        zh, en = _labels("aspect", lacking)
         return _miss(
-            f"没有方案的方面：{', '.join(lacking)}",
-            f"aspects without an option: {', '.join(lacking)}",
+            f"没有方案的方面：{'、'.join(zh)}",
+            f"aspects without an option: {', '.join(e.lower() for e in en)}",
         )
-    return _ok(f"八个方面均有方案（{shown}）", f"all eight aspects have options ({shown})")
+    return _ok(f"八个方面均有方案（{shown_zh}）", f"all eight aspects have options ({shown_en})")
 
 
 def _bigrams(text: str) -> Counter[str]:
@@ -678,14 +764,14 @@ def _causes_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
                 best = str(o["option_id"])
                 break
         (matched if best else lost).append(
-            f"{r['cause_id']}->{best}" if best else str(r["cause_id"])
+            f"{r['cause_id']}→{best}" if best else str(r["cause_id"])
         )
     if lost:
         return _miss(
-            f"以下原因未找到同方面、同部位或描述相近的方案（请人工确认）：{_ids(lost)}",
+            f"以下原因未找到同方面、同部位或描述相近的方案（请人工确认）：{_zids(lost)}",
             f"no option of the same aspect at the same location or with a similar text for: {_ids(lost)} (confirm by hand)",
         )
-    return _ok(f"每条原因都有方案：{_ids(matched)}", f"every cause has an option: {_ids(matched)}")
+    return _ok(f"每条原因都有方案：{_zids(matched)}", f"every cause has an option: {_ids(matched)}")
 
 
 def _lagging_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
@@ -706,20 +792,36 @@ def _lagging_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
     opts = ctx.table("options")
     if opts.empty:
         return _miss(
-            f"低于 {below} 级的指标没有方案：{_ids(list(lag['indicator_id']))}",
+            f"低于 {below} 级的指标没有方案：{_zids(list(lag['indicator_id']))}",
             f"no options for the indicators below {below}: {_ids(list(lag['indicator_id']))}",
         )
     cov = library.lagging_coverage(lag, opts)
+    names = {
+        str(r["indicator_id"]): (str(r["name_zh"]), str(r["name_en"]))
+        for r in g.indicators.to_dict("records")
+    }
+
+    def zh_name(i: str) -> str:
+        return names.get(i, (i, i))[0]
+
+    def en_name(i: str) -> str:
+        return names.get(i, (i, i))[1]
+
     lost = list(cov.loc[~cov["addressed"], "indicator_id"].astype(str))
-    got = [f"{r['indicator_id']}<-{r['options']}" for r in cov[cov["addressed"]].to_dict("records")]
+    addressed = [
+        (str(r["indicator_id"]), [o for o in str(r["options"]).split(";") if o])
+        for r in cov[cov["addressed"]].to_dict("records")
+    ]
     if lost:
         return _miss(
-            f"低于 {below} 级但没有方案关联的指标：{_ids(lost)}",
-            f"indicators below {below} with no linked option: {_ids(lost)}",
+            f"低于 {below} 级但没有方案关联的指标：{_zids([_named(i, zh_name(i)) for i in lost])}",
+            f"indicators below {below} with no linked option: {_ids([_named_en(i, en_name(i)) for i in lost])}",
         )
     return _ok(
-        f"低于 {below} 级的指标均有方案：{_ids(got)}",
-        f"all indicators below {below} have options: {_ids(got)}",
+        f"低于 {below} 级的指标均有方案："
+        + _ids([f"{zh_name(i)}（{'、'.join(o)}）" for i, o in addressed], sep="；"),
+        f"all indicators below {below} have options: "
+        + _ids([f"{en_name(i)} ({', '.join(o)})" for i, o in addressed], sep="; "),
     )
 
 
@@ -738,16 +840,17 @@ def _exceeding_addressed(ctx: _Context, params: dict[str, Any]) -> Outcome:
         for r in eff.to_dict("records"):
             if str(r["option_id"]) in live:
                 by_item.setdefault(str(r["item"]), []).append(str(r["option_id"]))
-    lost = [o["id"] for o in over if o["id"] not in by_item]
+    lost = [o for o in over if o["id"] not in by_item]
     if lost:
         return _miss(
-            f"没有削减方案的超标污染物：{_ids(lost)}",
-            f"exceeding pollutants no option reduces: {_ids(lost)}",
+            f"没有削减方案的超标污染物：{_zids([_named(o['id'], o['name']) for o in lost])}",
+            f"exceeding pollutants no option reduces: {_ids([_named_en(o['id'], o['name']) for o in lost])}",
         )
-    got = [f"{o['id']}<-{';'.join(by_item[o['id']])}" for o in over]
+    got_zh = [f"{_named(o['id'], o['name'])}：{'、'.join(by_item[o['id']])}" for o in over]
+    got_en = [f"{_named_en(o['id'], o['name'])}: {', '.join(by_item[o['id']])}" for o in over]
     return _ok(
-        f"超标污染物均有削减方案：{_ids(got)}",
-        f"every exceeding pollutant has options: {_ids(got)}",
+        f"超标污染物均有削减方案：{_ids(got_zh, sep='；')}",
+        f"every exceeding pollutant has options: {_ids(got_en, sep='; ')}",
     )
 
 
@@ -759,7 +862,9 @@ def _mandatory_issue(ctx: _Context, params: dict[str, Any]) -> Outcome:
     if flagged.empty:
         return _miss("没有标记为针对强制性审核问题的方案", "no option flagged mandatory_issue")
     ids = list(flagged["option_id"].astype(str))
-    return _ok(f"针对强制性问题的方案：{_ids(ids)}", f"options on the mandatory issue: {_ids(ids)}")
+    return _ok(
+        f"针对强制性问题的方案：{_zids(ids)}", f"options on the mandatory issue: {_ids(ids)}"
+    )
 
 
 def _screening_recorded(ctx: _Context, params: dict[str, Any]) -> Outcome:
@@ -768,11 +873,15 @@ def _screening_recorded(ctx: _Context, params: dict[str, Any]) -> Outcome:
         return _miss("方案表为空", "the options table is empty")
     lacking = list(opts.loc[opts["screening"].isna(), "option_id"].astype(str))
     if lacking:
-        return _miss(f"未填写筛选结论：{_ids(lacking)}", f"no screening result: {_ids(lacking)}")
+        return _miss(f"未填写筛选结论：{_zids(lacking)}", f"no screening result: {_ids(lacking)}")
     c = Counter(opts["screening"].astype(str))
-    shown = ", ".join(f"{k}: {v}" for k, v in sorted(c.items()))
+    order = ["feasible", "preliminary", "infeasible"]
+    keys = [k for k in order if k in c] + sorted(set(c) - set(order))
+    shown_zh = "、".join(f"{_label('screening', k)[0]} {c[k]} 个" for k in keys)
+    shown_en = ", ".join(f"{_label('screening', k)[1].lower()}: {c[k]}" for k in keys)
     return _ok(
-        f"{len(opts)} 个方案均有筛选结论（{shown}）", f"all {len(opts)} options screened ({shown})"
+        f"{len(opts)} 个方案均有筛选结论（{shown_zh}）",
+        f"all {len(opts)} options screened ({shown_en})",
     )
 
 
@@ -812,15 +921,29 @@ def _medium_high_assessed(ctx: _Context, params: dict[str, Any]) -> Outcome:
         ):
             lack.append("annual saving or revenue")
         if lack:
-            gaps.append(f"{r['option_id']} ({', '.join(lack)})")
+            gaps.append((str(r["option_id"]), lack))
     if gaps:
+
+        def col(c: str, k: int) -> str:
+            if c == "annual saving or revenue":
+                return ("年节约费用或年增收", c)[k]
+            try:
+                spec = schema().table("options").column(c)
+            except KeyError:
+                return c
+            return (spec.zh or c, spec.en or c)[k]
+
         return _miss(
-            f"评估不全的中/高费方案：{_ids(gaps)}",
-            f"medium/high-cost options lacking assessments: {_ids(gaps)}",
+            "评估不全的中/高费方案："
+            + _ids(
+                [f"{o}（缺{'、'.join(col(c, 0) for c in lack)}）" for o, lack in gaps], sep="；"
+            ),
+            "medium/high-cost options lacking assessments: "
+            + _ids([f"{o} ({', '.join(col(c, 1) for c in lack)})" for o, lack in gaps], sep="; "),
         )
     ids = [str(r["option_id"]) for r in recs]
     return _ok(
-        f"{len(ids)} 个中/高费方案均有三项评估：{_ids(ids)}",
+        f"{len(ids)} 个中/高费方案均有三项评估：{_zids(ids)}",
         f"all {len(ids)} medium/high-cost options assessed: {_ids(ids)}",
     )
 
@@ -840,7 +963,7 @@ def _toxic_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
     hits = (
         sorted(
             {
-                f"{r['option_id']}->{r['item']}"
+                f"{r['option_id']}→{r['item']}"
                 for r in eff.to_dict("records")
                 if str(r["item"]) in toxic and str(r["option_id"]) in live
             }
@@ -850,11 +973,11 @@ def _toxic_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
     )
     if not hits:
         return _miss(
-            f"没有方案削减有毒有害物质（{_ids(list(toxic))}）",
+            f"没有方案削减有毒有害物质（{_zids(list(toxic))}）",
             f"no option reduces a toxic substance ({_ids(list(toxic))})",
         )
     return _ok(
-        f"削减有毒有害物质的方案：{_ids(hits)}", f"options on toxic substances: {_ids(hits)}"
+        f"削减有毒有害物质的方案：{_zids(hits)}", f"options on toxic substances: {_ids(hits)}"
     )
 
 
@@ -874,7 +997,7 @@ def _implementation_recorded(ctx: _Context, params: dict[str, Any]) -> Outcome:
     lost = [o for o in done if o not in rows or _blank(rows[o].get("actual_investment_10k_cny"))]
     if lost:
         return _miss(
-            f"无实施记录或实际投资：{_ids(lost)}",
+            f"无实施记录或实际投资：{_zids(lost)}",
             f"no implementation row or actual investment: {_ids(lost)}",
         )
     return _ok(f"{len(done)} 个已实施方案均有记录", f"all {len(done)} implemented options recorded")
@@ -894,9 +1017,9 @@ def _effects_measured(ctx: _Context, params: dict[str, Any]) -> Outcome:
     )
     lost = [o for o in mh if o not in measured]
     if lost:
-        return _miss(f"没有实际效果数据：{_ids(lost)}", f"no actual effect figures: {_ids(lost)}")
+        return _miss(f"没有实际效果数据：{_zids(lost)}", f"no actual effect figures: {_ids(lost)}")
     return _ok(
-        f"已实施中/高费方案均有实际效果：{_ids(mh)}",
+        f"已实施中/高费方案均有实际效果：{_zids(mh)}",
         f"implemented medium/high-cost options with actual effects: {_ids(mh)}",
     )
 
@@ -910,7 +1033,7 @@ def _before_after(ctx: _Context, params: dict[str, Any]) -> Outcome:
         if bad1 is not None:
             return bad1
         return _ok(
-            f"审核前 {g0.level_name['zh']}，审核后 {g1.level_name['zh']}",
+            f"审核前：{g0.level_name['zh']}；审核后：{g1.level_name['zh']}",
             f"before: {g0.level_name['en']}; after: {g1.level_name['en']}",
         )
     t = ctx.table("targets")
@@ -921,7 +1044,7 @@ def _before_after(ctx: _Context, params: dict[str, Any]) -> Outcome:
             "no indicator system and no target has its achieved value",
         )
     return _ok(
-        f"审核后实际值已填写的目标：{_ids(got)}", f"targets with achieved values: {_ids(got)}"
+        f"审核后实际值已填写的目标：{_zids(got)}", f"targets with achieved values: {_ids(got)}"
     )
 
 
@@ -940,7 +1063,7 @@ def _targets_achieved(ctx: _Context, params: dict[str, Any]) -> Outcome:
     lost = [str(r["target_id"]) for r in due if _blank(r.get("achieved"))]
     if lost:
         return _miss(
-            f"已到期但未填写实际值：{_ids(lost)}",
+            f"已到期但未填写实际值：{_zids(lost)}",
             f"due but without an achieved value: {_ids(lost)}",
         )
     return _ok(f"{len(due)} 个到期目标均已核算", f"all {len(due)} due targets have achieved values")
@@ -953,12 +1076,15 @@ def _carbon_evaluated(ctx: _Context, params: dict[str, Any]) -> Outcome:
     items = set(eff["item"].astype(str))
     carriers = set(reference.table("energy/carriers.csv")["carrier_id"].astype(str))
     if "co2" in items:
-        return _ok("方案效果表中有二氧化碳削减量", "option_effects has CO2 reductions")
+        return _ok("方案效果表中有二氧化碳削减量", "the option effects include CO2 reductions")
     energy = sorted(items & carriers)
     if energy:
+        cars = reference.table("energy/carriers.csv").set_index("carrier_id")
+        zh = [str(cars.at[e, "name_zh"]) if "name_zh" in cars else e for e in energy]
+        en = [str(cars.at[e, "name_en"]) if "name_en" in cars else e for e in energy]
         return _ok(
-            f"有能源节约项可折算二氧化碳：{', '.join(energy)}",
-            f"energy savings convertible to CO2: {', '.join(energy)}",
+            f"有能源节约项可折算二氧化碳：{'、'.join(zh)}",
+            f"energy savings convertible to CO2: {', '.join(en)}",
         )
     return _miss(
         "方案效果中既无二氧化碳也无能源节约", "option effects have neither CO2 nor energy savings"
@@ -985,16 +1111,23 @@ def _planned_schedule(ctx: _Context, params: dict[str, Any]) -> Outcome:
         ):
             lost.append(o)
     if lost:
-        return _miss(f"没有具体实施计划：{_ids(lost)}", f"no concrete schedule: {_ids(lost)}")
-    return _ok(f"待实施中/高费方案均有计划：{_ids(todo)}", f"scheduled: {_ids(todo)}")
+        return _miss(f"没有具体实施计划：{_zids(lost)}", f"no concrete schedule: {_ids(lost)}")
+    return _ok(f"待实施中/高费方案均有计划：{_zids(todo)}", f"scheduled: {_ids(todo)}")
 
 
 def _continuous_fields(ctx: _Context, params: dict[str, Any]) -> Outcome:
     fields = list(params.get("fields", []))
     lost = [f for f in fields if _blank(_attr(ctx.continuous, f))]
+    zh = {f: _field_label(f"continuous.{f}")[0] for f in fields}
+    en = {f: _field_label(f"continuous.{f}")[1] for f in fields}
     if lost:
-        return _miss(f"未填写：{', '.join(lost)}", f"not filled: {', '.join(lost)}")
-    return _ok(f"已填写：{', '.join(fields)}", f"filled: {', '.join(fields)}")
+        return _miss(
+            f"未填写：{'、'.join(zh[f] for f in lost)}",
+            f"not filled: {', '.join(en[f] for f in lost)}",
+        )
+    return _ok(
+        f"已填写：{'、'.join(zh[f] for f in fields)}", f"filled: {', '.join(en[f] for f in fields)}"
+    )
 
 
 def _continuous_plan(ctx: _Context, params: dict[str, Any]) -> Outcome:
@@ -1106,10 +1239,11 @@ def _applies(ctx: _Context, cond: dict[str, Any]) -> tuple[bool, str, str]:
     for key, want in cond.items():
         if key == "categories_any":
             if not ctx.categories() & set(want):
+                zh, en = _labels("category", list(want))
                 return (
                     False,
-                    f"企业类别不含 {', '.join(want)}",
-                    f"categories do not include {', '.join(want)}",
+                    f"企业不属于{'或'.join(zh)}",
+                    f"the enterprise is not a {' or '.join(e.lower() for e in en)}",
                 )
         elif key == "indicator_system":
             has = not _blank(ctx.p("indicator_system"))
@@ -1122,7 +1256,14 @@ def _applies(ctx: _Context, cond: dict[str, Any]) -> tuple[bool, str, str]:
         else:
             have = ctx.p(key)
             if str(have) != str(want):
-                return False, f"{key} 为 {have}，不是 {want}", f"{key} is {have}, not {want}"
+                fz, fe = _field_label(f"profile.{key}")
+                hz, he = _label(key, have)
+                wz, we = _label(key, want)
+                return (
+                    False,
+                    f"{fz}为{hz}，不是{wz}",
+                    f"{fe.lower()} is {he.lower()}, not {we.lower()}",
+                )
     return True, "", ""
 
 

@@ -509,7 +509,7 @@ def test_compliance_deadline_beyond_two_years():
 
     res = mutated(f)
     assert only_missing(res) == {"compliance_target"}
-    assert "cod (2026-06-30)" in evidence(res, "compliance_target")
+    assert "COD (cod), 2026-06-30" in evidence(res, "compliance_target")
 
 
 def test_exceeding_pollutant_without_target_and_option():
@@ -519,7 +519,7 @@ def test_exceeding_pollutant_without_target_and_option():
 
     res = mutated(f)
     assert only_missing(res) == {"compliance_target", "exceeding_addressed"}
-    assert "no target for: cod" in evidence(res, "compliance_target")
+    assert "no target for: COD (cod)" in evidence(res, "compliance_target")
 
 
 def test_focus_must_address_exceeding_and_toxic_parts():
@@ -542,7 +542,7 @@ def test_missing_aspect_and_unmatched_cause():
 
     res = mutated(f)
     assert only_missing(res) == {"options_aspects", "causes_have_options"}
-    assert "process_control" in evidence(res, "options_aspects")
+    assert "process control" in evidence(res, "options_aspects")
     assert "c1" in evidence(res, "causes_have_options")
 
 
@@ -564,7 +564,7 @@ def test_medium_high_option_without_environmental_assessment():
 
     res = mutated(f)
     assert only_missing(res) == {"medium_high_assessed"}
-    assert "mh2 (environmental_assessment)" in evidence(res, "medium_high_assessed")
+    assert "mh2 (Environmental assessment)" in evidence(res, "medium_high_assessed")
 
 
 def test_lagging_indicator_without_option():
@@ -574,7 +574,9 @@ def test_lagging_indicator_without_option():
 
     res = mutated(f)
     assert only_missing(res) == {"lagging_have_options"}
-    assert "unit_hazardous_waste" in evidence(res, "lagging_have_options")
+    assert "Hazardous waste per product (unit_hazardous_waste)" in evidence(
+        res, "lagging_have_options"
+    )
 
 
 def test_without_indicator_system():
@@ -623,7 +625,7 @@ def test_targets_and_continuous_plan():
         "continuous_plan",
     }
     assert "t3 (decrease: 3 -> 3.5)" in evidence(res, "targets_quantified")
-    assert "funding" in evidence(res, "continuous_management")
+    assert "Funding" in evidence(res, "continuous_management")
     assert "no planned training" in evidence(res, "continuous_plan")
 
 
@@ -653,7 +655,7 @@ def test_history_and_compliance_data():
 
     res = mutated(f)
     assert only_missing(res) == {"history_three_years", "compliance_data"}
-    assert "2021/energy" in evidence(res, "history_three_years")
+    assert "energy 2021" in evidence(res, "history_three_years")
     assert "cr6" in evidence(res, "compliance_data")
 
 
@@ -690,3 +692,20 @@ def test_dataset_not_modified():
     selfcheck.self_check(ds)
     for k, v in ds.tables.items():
         pd.testing.assert_frame_equal(v, before[k])
+
+
+@pytest.mark.parametrize(
+    "sample", sorted(p.name for p in (ROOT / "data" / "samples").iterdir() if p.is_dir())
+)
+def test_chinese_evidence_names_things_in_chinese(sample):
+    """The zh evidence names aspects, table titles, categories, indicators and screening
+    results in Chinese, never by their dataset ids; lists use the Chinese separator."""
+    from cpkit import dataset
+
+    res = selfcheck.self_check(dataset.load(ROOT / "data" / "samples" / sample))
+    ids = [*reference.table("aspects.csv")["aspect_id"], "double_toxic", "water_intake",
+           "feasible", "preliminary", "option_effects", "streams", "water_units", "<-", "->"]  # fmt: skip
+    for item, text in zip(res["item_id"], res["evidence_zh"], strict=True):
+        for raw in ids:
+            assert raw not in str(text), (item, raw, text)
+        assert ", " not in str(text), (item, text)

@@ -1221,12 +1221,16 @@ def selfcheck_table(nb: Any, status: str = "all"):
 _SOURCES = (
     (re.compile(r"seed 004"), "p7.source.seed004"),
     (re.compile(r"seed 003"), "p7.source.seed003"),
+    (re.compile(r"seed 002"), "p7.source.seed002"),
+    (re.compile(r"Beijing acceptance sheet veto item"), "p7.source.beijing_veto"),
+    (re.compile(r"Beijing acceptance sheet"), "p7.source.beijing"),
 )
 
 
 def clause_text(clause: Any, lang: str) -> str:
     """A checklist clause for a reader: the project's source ids (``seed 004`` = the
-    Zhejiang technical requirements, ``seed 003`` = the Hainan guideline) written out,
+    Zhejiang technical requirements, ``seed 003`` = the Hainan guideline, ``seed 002`` = the
+    Chongqing platform, the Beijing acceptance score sheet) written out,
     ``article 21(2)`` / ``attached table 1`` in the report language."""
     if _blank(clause):
         return i18n.missing(lang)
