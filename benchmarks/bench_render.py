@@ -1,10 +1,13 @@
 """Benchmark: batch rendering with cpkit.render against the loop a user would write.
 
     .venv/bin/python benchmarks/bench_render.py [--n 8] [--naive 1] [--large 40] [--workers 2]
+        [--pdf-engine auto|chromium|weasyprint] [--no-compare]
 
 1. cpkit.render on N synthetic enterprises (copies of the samples in data/samples, else
    tests/fixtures/minimal, with varied ids and numbers): HTML + PDF, one language, on
-   ``--workers`` workers with warm kernels. Prints seconds per enterprise.
+   ``--workers`` workers with warm kernels, PDFs by ``--pdf-engine``. Prints seconds per
+   enterprise and the engine that wrote the PDFs; then, on one of those reports, the PDF
+   seconds of both engines (Chromium with its browser open, as in a worker) and the ratio.
 2. The naive loop, sequential, on ``--naive`` of the same enterprises: per phase notebook
    ``papermill`` CLI, then ``jupyter nbconvert --to html --no-input`` CLI, then the
    ``weasyprint`` CLI for its PDF. Prints seconds per enterprise and the ratio.
@@ -141,13 +144,17 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+PDF_ENGINE = "auto"
+
+
 def run_cpkit(datasets: list[Path], out: Path, workers: int, formats: tuple[str, ...], lang: str):
     from cpkit.render import render
 
     shutil.rmtree(out, ignore_errors=True)
     t0, c0 = time.perf_counter(), cpu_seconds()
     summary = render(datasets, out, langs=(lang,), formats=formats, workers=workers,
-                     notebooks_dir=notebooks_dir(), force=True, progress=False)  # fmt: skip
+                     notebooks_dir=notebooks_dir(), force=True, progress=False,
+                     pdf_engine=PDF_ENGINE)  # fmt: skip
     summary.cpu = cpu_seconds() - c0
     return time.perf_counter() - t0, summary
 
@@ -181,6 +188,47 @@ def run_naive(datasets: list[Path], out: Path, lang: str) -> tuple[float, int, f
     return time.perf_counter() - t0, failures, cpu_seconds() - c0
 
 
+def tree_cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its live descendants (for Chromium:
+    Playwright's driver and the browser's processes), which RUSAGE_CHILDREN misses."""
+    total = 0.0
+    me = psutil.Process()
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def compare_engines(html_path: Path, repeat: int = 2) -> None:
+    """Per-report PDF seconds of both engines on one report, in this process: Chromium
+    warm (browser already open, as in a worker), WeasyPrint warm (font set-up done)."""
+    from cpkit.render.pdf import resolve_engine, write_pdf
+
+    html = html_path.read_text(encoding="utf-8")
+    target = OUT / "engines"
+    target.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    for engine in ("chromium", "weasyprint"):
+        try:
+            resolve_engine(engine)
+        except Exception as exc:
+            print(f"  {engine}: not available ({exc})")
+            continue
+        write_pdf("<p>warm-up</p>", target / "warm.pdf", engine=engine)
+        runs = []
+        for _ in range(repeat if engine == "chromium" else 1):
+            t0, c0 = time.perf_counter(), tree_cpu_seconds()
+            info = write_pdf(html, target / f"{engine}.pdf", engine=engine)
+            runs.append((time.perf_counter() - t0, tree_cpu_seconds() - c0, info))
+        wall, cpu, info = min(runs, key=lambda r: r[0])
+        figures[engine] = wall
+        print(f"  {engine}: {wall:.2f} s wall per report ({info.pages} pages, "
+              f"{info.passes} print pass(es)); CPU {cpu:.2f} s (with the browser's processes)")  # fmt: skip
+    if len(figures) == 2:
+        print(f"  ratio weasyprint / chromium: {figures['weasyprint'] / figures['chromium']:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=8, help="enterprises for the cpkit timing")
@@ -191,9 +239,18 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--lang", default="zh")
     ap.add_argument("--notebooks", type=Path, default=None, help="phase notebooks folder")
+    ap.add_argument(
+        "--pdf-engine", choices=("auto", "chromium", "weasyprint"), default="auto",
+        help="PDF engine of the cpkit.render runs",
+    )  # fmt: skip
+    ap.add_argument("--no-compare", action="store_true", help="skip the two-engine PDF timing")
     args = ap.parse_args()
-    global NOTEBOOKS
+    global NOTEBOOKS, PDF_ENGINE
     NOTEBOOKS = args.notebooks.resolve() if args.notebooks else None
+    PDF_ENGINE = args.pdf_engine
+    from cpkit.render.pdf import resolve_engine
+
+    print(f"PDF engine: {args.pdf_engine} -> {resolve_engine(args.pdf_engine)}")
 
     from weasyprint.text.ffi import harfbuzz_subset
 
@@ -226,6 +283,14 @@ def main() -> None:
     if parts:
         print("  worker time per enterprise by step: " + ", ".join(
             f"{k} {v / max(1, len(summary.rendered)):.2f} s" for k, v in parts.items()))  # fmt: skip
+    used = sorted({lr.pdf_engine for r in summary.rendered for lr in r.langs.values()} - {None})
+    print(f"  PDFs written by: {', '.join(used) or '-'}")
+    if not args.no_compare and summary.rendered:
+        first = summary.rendered[0]
+        html = summary.out / first.eid / f"report.{args.lang}.html"
+        print(f"PDF engines on one report ({first.eid}, {args.lang}), load average "
+              f"{os.getloadavg()[0]:.2f}:")  # fmt: skip
+        compare_engines(html)
 
     if args.naive:
         seconds, failures, cpu = run_naive(datasets[: args.naive], OUT / "naive", args.lang)

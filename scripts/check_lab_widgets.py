@@ -59,6 +59,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpkit.render.browser import BrowserError
+from cpkit.render.browser import find_chromium as _find_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -149,20 +152,12 @@ def _free_port() -> int:
 
 
 def find_chromium(explicit: str | None = None) -> str:
-    """Path of a Chromium binary: ``explicit``, ``$CPKIT_CHROMIUM`` or one on the PATH."""
-    for cand in (explicit, os.environ.get("CPKIT_CHROMIUM")):
-        if cand:
-            if Path(cand).is_file() and os.access(cand, os.X_OK):
-                return cand
-            raise CheckError(f"Chromium not found or not executable: {cand}")
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise CheckError(
-        "no Chromium on this machine: install it (Debian: apt-get install chromium) "
-        "or give --chromium PATH / $CPKIT_CHROMIUM"
-    )
+    """Path of a Chromium binary (:func:`cpkit.render.browser.find_chromium`: ``explicit``,
+    ``$CPKIT_CHROMIUM`` or one on the PATH); a missing one is a :class:`CheckError`."""
+    try:
+        return _find_chromium(explicit)
+    except BrowserError as exc:
+        raise CheckError(str(exc)) from None
 
 
 class LabServer:

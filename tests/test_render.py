@@ -36,6 +36,15 @@ SAMPLES = sorted(
 )
 
 
+def _pdf_engine() -> str:
+    import cpkit.render.pdf as pdf
+
+    return pdf.resolve_engine("auto")
+
+
+PDF_ENGINE = _pdf_engine()  # what "auto" means on this machine (chromium when available)
+
+
 def make_dataset(folder: Path, name: str, **changes) -> Path:
     """A copy of the minimal dataset with changes: id=..., profile={...}, drop=[keys]."""
     target = folder / name
@@ -167,6 +176,8 @@ def test_exit_code_and_summary(batch):
             assert r["status"] == "ok" and r["html"] == f"{eid}/report.{lang}.html"
             assert r["pdf"] == f"{eid}/report.{lang}.pdf" and int(r["pages"]) >= 10
             assert float(r["seconds"]) > 0
+            assert r["pdf_engine"] == PDF_ENGINE  # the engine that wrote it is recorded
+            assert state(out, eid)["langs"][lang]["pdf_engine"] == PDF_ENGINE
     assert by[("bad", "zh")]["status"] == "failed" and by[("bad", "zh")]["stage"] == "validation"
     assert "profile.name" in by[("bad", "zh")]["error"]
     assert by[("boom", "en")]["stage"] == "notebook"
@@ -399,6 +410,30 @@ def test_second_run_skips_what_is_up_to_date(tmp_path, monkeypatch):
     assert "1 rendered" in res.output, res.output
 
 
+def test_pdf_engine_option(tmp_path):
+    ds = make_dataset(tmp_path, "alpha", id="alpha")
+    out = tmp_path / "out"
+    args = [str(ds), "--out", str(out), "--lang", "zh", "--notebooks", str(NOTEBOOKS),
+            "--quiet", "--workers", "1"]  # fmt: skip
+    res = CliRunner().invoke(render_command, [*args, "--pdf-engine", "pdfkit"])
+    assert res.exit_code == 2 and "pdfkit" in res.output
+    res = CliRunner().invoke(render_command, [*args, "--pdf-engine", "weasyprint"])
+    assert res.exit_code == 0 and "1 rendered" in res.output, res.output
+    assert "(PDF: weasyprint)" in res.output
+    assert summary_rows(out)[0]["pdf_engine"] == "weasyprint"
+    if PDF_ENGINE != "chromium":
+        return
+    # another engine is another rendering: not "up to date"
+    res = CliRunner().invoke(render_command, [*args, "--pdf-engine", "chromium"])
+    assert res.exit_code == 0 and "1 rendered" in res.output, res.output
+    row = summary_rows(out)[0]
+    assert row["pdf_engine"] == "chromium" and int(row["pages"]) >= 10
+    from pypdf import PdfReader
+
+    contents = PdfReader(out / "alpha" / "report.zh.pdf").pages[1].extract_text()
+    assert re.search(r"第3章 预评估\s*\d+", contents), contents  # page numbers filled in
+
+
 @pytest.mark.skipif(not SAMPLES, reason="no sample datasets in data/samples")
 def test_sample_datasets_render(tmp_path):
     from cpkit.render import render
@@ -448,7 +483,7 @@ if mode == "pdf":  # die while the PDF is half written
     def dying(html, target, **kw):
         Path(target).write_bytes(b"%PDF-1.7 half")
         os._exit(9)
-    pdf.html_to_pdf = dying
+    pdf.write_pdf = dying
 elif mode == "swap":  # die between the two renames of the folder swap
     real = os.replace
     def dying_replace(src, dst):

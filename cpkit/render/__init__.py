@@ -26,6 +26,7 @@ _LAZY = {
     "WarmKernel": ("cpkit.render.kernel", "WarmKernel"),
     "assemble_report": ("cpkit.render.assembly", "assemble_report"),
     "html_to_pdf": ("cpkit.render.pdf", "html_to_pdf"),
+    "write_pdf": ("cpkit.render.pdf", "write_pdf"),
 }
 
 __all__ = ["RECORD_MIME", "record", "recorded", *_LAZY]

@@ -256,6 +256,27 @@ def collect(notebooks: Sequence[Any], names: Sequence[str] | None = None, ids=No
     return found
 
 
+def chapters(sections: Sequence[Section]) -> list[tuple[str, str]]:
+    """The body cut into chapters: (chapter title, HTML) in order.
+
+    A chapter starts at an output that begins with an ``h1`` (how ``cpkit.display.heading``
+    writes one); anything before the first is a chapter without a title. The PDF uses the
+    cut for Chromium's running chapter header (a named page per chapter, see
+    report.html.j2), which has no ``string-set``.
+    """
+    out: list[tuple[str, list[str]]] = []
+    for sec in sections:
+        first = sec.headings[0] if sec.headings else None
+        starts = first is not None and first.level == 1 and _STARTS_H1.match(sec.html)
+        if starts or not out:
+            out.append((first.text if starts else "", []))
+        out[-1][1].append(sec.html)
+    return [(title, "\n".join(parts)) for title, parts in out]
+
+
+_STARTS_H1 = re.compile(r"\s*<h1[\s>]", re.I)
+
+
 # --------------------------------------------------------------------------- cover
 def _get(profile: Mapping[str, Any], key: str) -> Any:
     value = profile.get(key)
@@ -373,7 +394,7 @@ def assemble_report(
         prepared_by=_get(profile, "consultancy") or name,
         toc_title=i18n.t("report.toc", lang),
         toc=toc,
-        body=Markup("\n".join(s.html for s in found.body)),
+        chapters=[(title, Markup(html)) for title, html in chapters(found.body)],
         annex_title=i18n.t("report.annex", lang),
         annex_anchor=annex_anchor,
         annex=Markup("\n".join(s.html for s in found.annex)),

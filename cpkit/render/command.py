@@ -98,6 +98,14 @@ def _parse_param(ctx, param, values):
     show_default=True,
     help="Seconds a notebook cell may run.",
 )
+@click.option(
+    "--pdf-engine",
+    type=click.Choice(["auto", "chromium", "weasyprint"]),
+    default="auto",
+    show_default=True,
+    help="PDF engine: chromium (fast; needs Chromium and playwright), weasyprint, or auto "
+    "(chromium when available).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def render(
     paths,
@@ -111,6 +119,7 @@ def render(
     force,
     params,
     cell_timeout,
+    pdf_engine,
     quiet,
 ):
     """Render the audit reports of the datasets PATH... (folders or .xlsx) into --out.
@@ -139,15 +148,21 @@ def render(
             parameters=parameters,
             notebook_parameters=notebook_parameters,
             cell_timeout=cell_timeout,
+            pdf_engine=pdf_engine,
         )
     except CpkitError as exc:
         raise click.UsageError(str(exc)) from None
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     n = len(summary.results)
+    engines = sorted(
+        {lr.pdf_engine for r in summary.rendered for lr in r.langs.values() if lr.pdf_engine}
+    )
     click.echo(
         f"{n} enterprise(s): {len(summary.rendered)} rendered, {len(summary.skipped)} up to date, "
-        f"{len(summary.failed)} failed in {summary.seconds:.1f} s -> {summary.index}"
+        f"{len(summary.failed)} failed in {summary.seconds:.1f} s"
+        + (f" (PDF: {', '.join(engines)})" if engines else "")
+        + f" -> {summary.index}"
     )
     for r in summary.failed:
         click.echo(

@@ -45,6 +45,7 @@ SUMMARY_COLUMNS = (
     "html",
     "pdf",
     "pages",
+    "pdf_engine",
     "source",
 )
 
@@ -208,6 +209,7 @@ def write_summary(summary: Any, langs: Sequence[str]) -> Path:
                     f"{r.eid}/{lr.html}" if lr.html else "",
                     f"{r.eid}/{lr.pdf}" if lr.pdf else "",
                     lr.pages if lr.pages is not None else "",
+                    lr.pdf_engine or "",
                     r.source,
                 ]
             )

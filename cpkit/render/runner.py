@@ -75,6 +75,7 @@ class LangResult:
     html: str | None = None  # path relative to the enterprise folder
     pdf: str | None = None
     pages: int | None = None
+    pdf_engine: str | None = None  # chromium | weasyprint: the engine that wrote the PDF
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # notebooks, assembly, pdf (s)
 
@@ -172,6 +173,7 @@ class Task:
     fingerprint: str
     kernel: dict[str, Any]
     toc_depth: int = 2
+    pdf_engine: str = "auto"
 
 
 _KERNELS: dict[int, Any] = {}
@@ -216,6 +218,18 @@ def shutdown_kernels() -> int:
         helper.start()
         helper.join(timeout=60)
     return len(kernels)
+
+
+def shutdown_worker() -> int:
+    """Stop this process's warm kernels and close its PDF browser (the end of a worker:
+    the runner calls it when a run ends, atexit does in worker processes); return how
+    many kernels were stopped."""
+    n = shutdown_kernels()
+    from cpkit.render.browser import close_browser
+
+    with contextlib.suppress(Exception):
+        close_browser()
+    return n
 
 
 def _notebook(path: str):
@@ -385,6 +399,8 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
         return
     profile = probe["profile"]
     result.names = {lang: enterprise_name(profile, lang) for lang in i18n.LANGS}
+    if "pdf" in task.formats:
+        _warm_pdf_browser(task.pdf_engine)  # launches while the notebooks run
     names = [Path(p).stem for p in task.notebooks]
     cwd = str(Path(task.notebooks[0]).parent)
     for n, lang in enumerate(task.langs):
@@ -455,12 +471,13 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
                 (staging / lr.html).write_text(report.html, encoding="utf-8")
             lr.timings["assembly"] = round(time.perf_counter() - t_asm, 3)
             if "pdf" in task.formats:
-                from cpkit.render.pdf import html_to_pdf
+                from cpkit.render.pdf import write_pdf
 
                 lr.pdf = f"report.{lang}.pdf"
                 t_pdf = time.perf_counter()
                 try:
-                    lr.pages = html_to_pdf(report.html, staging / lr.pdf)
+                    info = write_pdf(report.html, staging / lr.pdf, engine=task.pdf_engine)
+                    lr.pages, lr.pdf_engine = info.pages, info.engine
                     lr.timings["pdf"] = round(time.perf_counter() - t_pdf, 3)
                 except Exception as exc:
                     lr.pdf = None
@@ -481,6 +498,19 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
         result.langs[lang] = lr
 
 
+def _warm_pdf_browser(engine: str) -> None:
+    """Start this worker's Chromium in the background if it will write the PDFs."""
+    from cpkit.render.pdf import PdfError, resolve_engine
+
+    try:
+        if resolve_engine(engine) == "chromium":
+            from cpkit.render.browser import pdf_browser
+
+            pdf_browser().warm_up()
+    except PdfError:
+        pass  # the PDF step reports it
+
+
 def _problem_text(p: Mapping[str, Any]) -> str:
     where = [str(p.get("file") or "")]
     if p.get("sheet"):
@@ -499,7 +529,7 @@ def _run_local(tasks: Sequence[Task], workers: int, on_done) -> None:
             for task in tasks:
                 on_done(run_task(task))
         finally:
-            shutdown_kernels()
+            shutdown_worker()
         return
     import multiprocessing
 
@@ -575,7 +605,7 @@ def _run_dask(tasks: Sequence[Task], workers: int, scheduler: Any, on_done) -> N
                 on_done(_crashed(futures[fut], exc))
     finally:
         with contextlib.suppress(Exception):
-            client.run(shutdown_kernels)
+            client.run(shutdown_worker)
         if own_client is not None:
             own_client.close()
         if own_cluster is not None:
@@ -653,6 +683,7 @@ def render(
     recycle_after: int = 100,
     kernel_name: str = "python3",
     toc_depth: int = 2,
+    pdf_engine: str = "auto",
 ) -> RenderSummary:
     """Render the audit reports of every dataset in ``paths`` into ``out``.
 
@@ -666,7 +697,9 @@ def render(
     ``parameters``: extra notebook parameters for every notebook;
     ``notebook_parameters``: per notebook, by stem (``{"05_feasibility": {...}}``).
     ``cell_timeout``: seconds a cell may run; ``recycle_after``: notebooks per kernel
-    before it is restarted. Returns a :class:`RenderSummary`; ``exit_code`` is 1 if any
+    before it is restarted. ``pdf_engine``: ``auto`` (Chromium when there is one, else
+    WeasyPrint), ``chromium`` or ``weasyprint`` (:mod:`cpkit.render.pdf`); the engine that
+    wrote each PDF is in ``summary.csv`` and ``.render.json``. Returns a :class:`RenderSummary`; ``exit_code`` is 1 if any
     enterprise failed. Raises :class:`RenderError`/:class:`InputError` for unusable
     arguments (nothing rendered).
     """
@@ -681,6 +714,14 @@ def render(
     formats = _normalise(formats, FORMATS, "format")
     if executor not in ("local", "dask"):
         raise RenderError(f"unknown executor {executor!r}: choose local or dask")
+    from cpkit.render.pdf import PdfError, check_engine, resolve_engine
+
+    try:
+        check_engine(pdf_engine)
+        if "pdf" in formats and pdf_engine == "chromium":
+            resolve_engine(pdf_engine)  # say now, not once per enterprise, if it is missing
+    except PdfError as exc:
+        raise RenderError(str(exc)) from None
     if workers is not None and workers < 1:
         raise RenderError("workers must be at least 1")
     if isinstance(paths, str | os.PathLike):
@@ -710,6 +751,8 @@ def render(
             "kernel": kernel_name,
             "toc_depth": toc_depth,
         }
+        if pdf_engine != "auto" and "pdf" in formats:  # a changed engine renders again
+            settings["pdf_engine"] = pdf_engine
         kernel_options = {
             "kernel_name": kernel_name,
             "cwd": str(notebooks[0].parent),
@@ -776,6 +819,7 @@ def _task(src: Source, out: Path, langs, formats, notebooks, settings, fp, kerne
         fingerprint=fp,
         kernel=dict(kernel_options),
         toc_depth=settings["toc_depth"],
+        pdf_engine=settings.get("pdf_engine", "auto"),
     )
 
 
