@@ -129,6 +129,7 @@ def render(
     change since their last successful render are skipped (--force renders them again).
     Exit status 1 if any enterprise failed (see OUT/<id>/failed.html), 2 for bad usage.
     """
+    from cpkit.render.runner import RenderInterrupted
     from cpkit.render.runner import render as run
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -152,6 +153,13 @@ def render(
         )
     except CpkitError as exc:
         raise click.UsageError(str(exc)) from None
+    except RenderInterrupted as exc:
+        click.echo(
+            f"\nstopped (signal {exc.signum}): finished reports are in place, unfinished ones were "
+            "not written; run the same command again to complete the batch",
+            err=True,
+        )
+        sys.exit(128 + exc.signum)
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     n = len(summary.results)

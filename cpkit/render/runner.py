@@ -232,6 +232,93 @@ def shutdown_worker() -> int:
     return n
 
 
+class RenderInterrupted(KeyboardInterrupt):
+    """The run was stopped by SIGTERM or Ctrl-C. Finished enterprises are in place;
+    the others were not written (their staging folders are dropped); running the same
+    command again completes the batch."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """In the main thread of the main process: turn SIGTERM into :class:`RenderInterrupted`
+    (like Ctrl-C), so the run ends through its clean-up paths (workers, kernels and
+    browsers stopped, lock released) instead of dying with its children left running."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise RenderInterrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except RenderInterrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise RenderInterrupted(signal.SIGINT) from exc
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+_STOPPING = threading.Event()
+
+
+def _worker_init() -> None:
+    """Initializer of the local worker processes.
+
+    - SIGTERM (sent by the main process when the run is stopped): stop this worker's
+      kernels and browser, then exit at once.
+    - SIGINT is ignored: on Ctrl-C the terminal signals the whole process group, and the
+      main process decides (it sends SIGTERM to the workers).
+    - If the main process dies without a word (kill -9), a watchdog thread notices that
+      the parent changed and cleans up the same way, so no worker, kernel or browser is
+      left running behind.
+    """
+    import signal
+
+    def bye(signum=None, frame=None, code: int = 143) -> None:
+        _STOPPING.set()  # no enterprise is put in place from now on
+        with contextlib.suppress(BaseException):
+            shutdown_worker()
+        os._exit(code)
+
+    signal.signal(signal.SIGTERM, bye)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                bye(code=1)
+
+    threading.Thread(target=watch, name="cpkit-parent-watch", daemon=True).start()
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace: float = 20.0) -> None:
+    """Stop a pool's workers now: cancel queued work, SIGTERM each worker (its handler
+    stops its kernels and browser), wait up to ``grace`` seconds, then SIGKILL."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+
+
 def _notebook(path: str):
     from cpkit.render.kernel import load_notebook
 
@@ -320,6 +407,8 @@ def run_task(task: Task) -> EnterpriseResult:
         )
         result.seconds = round(time.perf_counter() - started, 3)
         _finish(task, staging, result)
+        if _STOPPING.is_set():  # the worker is being stopped: an error now is ours
+            return result
         atomic.commit(staging, target)
         staging = None
     except Exception as exc:
@@ -341,8 +430,9 @@ def run_task(task: Task) -> EnterpriseResult:
                 shutil.rmtree(staging, ignore_errors=True)
             staging = atomic.new_staging(out, task.eid)
             _finish(task, staging, result)
-            atomic.commit(staging, target)
-            staging = None
+            if not _STOPPING.is_set():
+                atomic.commit(staging, target)
+                staging = None
     finally:
         if staging is not None:
             import shutil
@@ -537,7 +627,10 @@ def _run_local(tasks: Sequence[Task], workers: int, on_done) -> None:
     for attempt in (1, 2):
         ctx = multiprocessing.get_context("spawn")
         done = 0
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(pending)), mp_context=ctx, initializer=_worker_init
+        )
+        try:
             futures: dict[Future, Task] = {pool.submit(run_task, t): t for t in pending}
             pending = []
             for fut in as_completed(futures):
@@ -549,6 +642,11 @@ def _run_local(tasks: Sequence[Task], workers: int, on_done) -> None:
                 except Exception as exc:  # run_task does not raise; pickling might
                     on_done(_crashed(futures[fut], exc))
                     done += 1
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        else:
+            pool.shutdown(wait=True)
         if not pending:
             return
         if attempt == 1 and done == 0:
@@ -738,7 +836,7 @@ def render(
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
+    with _locked(out), _stop_on_signals():
         for line in atomic.recover(out):
             log.info("%s", line)
         sources = assign_ids(datasets)
