@@ -316,10 +316,12 @@ _CODE_FILES = (
 
 
 def cache_dir() -> Path | None:
-    """Folder of the on-disk dataset cache, or None when it is switched off.
+    """Root folder of cpkit's on-disk caches, or None when they are switched off.
 
     ``CPKIT_CACHE_DIR`` names the folder (default ``$XDG_CACHE_HOME/cpkit`` or
-    ``~/.cache/cpkit``); ``CPKIT_CACHE=0`` switches the disk cache off.
+    ``~/.cache/cpkit``); ``CPKIT_CACHE=0`` switches the caches off. Each cache has its own
+    subfolder: ``datasets`` (loaded datasets), ``svg`` (chart drawings, cpkit.display),
+    ``units`` (unit conversions, cpkit.units). Deleting the folder is always safe.
     """
     if os.environ.get("CPKIT_CACHE", "1").strip().lower() in ("0", "off", "false", "no"):
         return None
@@ -327,7 +329,12 @@ def cache_dir() -> Path | None:
     if folder:
         return Path(folder)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cpkit" / "datasets"
+    return Path(base) / "cpkit"
+
+
+def _dataset_cache_dir() -> Path | None:
+    base = cache_dir()
+    return None if base is None else base / "datasets"
 
 
 def _tree_stamp(root: Path) -> list[tuple[str, int, int]]:
@@ -425,7 +432,7 @@ def load(path: str | os.PathLike[str], *, cache: bool = True) -> Dataset:
                 if hit is not None:
                     _MEMO.move_to_end(key)
                     return _fresh(hit, p)
-    folder = cache_dir() if key is not None else None
+    folder = _dataset_cache_dir() if key is not None else None
     disk_key = None
     ds = None
     if folder is not None:

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from cpkit import reference
 from cpkit.errors import FinanceError
@@ -52,6 +51,14 @@ _PARAMS = (
     "irr_interpolation_step",
 )
 _LOSS_TAX = ("relief", "cap")
+
+
+def _brentq(*args: Any, **kwargs: Any) -> float:
+    """``scipy.optimize.brentq``, imported on first use (the package takes about 0.2 s to
+    import, which a notebook without an IRR need not pay)."""
+    from scipy.optimize import brentq
+
+    return brentq(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- assumptions
@@ -234,7 +241,7 @@ def _roots_beyond_grid(c: np.ndarray) -> list[float]:
         vals = [fn(x) for x in xs]
         for a, b, fa, fb in zip(xs[:-1], xs[1:], vals[:-1], vals[1:], strict=True):
             if fa * fb < 0:
-                out.append(float(np.expm1(brentq(fn, a, b, xtol=1e-14, rtol=1e-15, maxiter=300))))
+                out.append(float(np.expm1(_brentq(fn, a, b, xtol=1e-14, rtol=1e-15, maxiter=300))))
             elif fb == 0:
                 out.append(float(np.expm1(b)))
     return [r for r in out if r > -1.0]  # 1 + r must stay representable
@@ -278,7 +285,7 @@ def irr(flows: Any) -> IRRResult:
         return float(c @ np.power(1.0 + r, -t))
 
     for i in np.flatnonzero(f[:-1] * f[1:] < 0):
-        roots.append(brentq(fn, rates[i], rates[i + 1], xtol=1e-15, rtol=1e-15, maxiter=200))
+        roots.append(_brentq(fn, rates[i], rates[i + 1], xtol=1e-15, rtol=1e-15, maxiter=200))
     if sc > 1:
         for z in _poly_roots(c):
             # a double root comes out of the eigenvalue solver as a pair with a tiny

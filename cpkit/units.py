@@ -175,8 +175,27 @@ def parse_unit(text: str) -> pint.Quantity:
 
 def dimensionality(unit: str) -> str:
     """The unit's physical dimension as text, e.g. ``[mass] / [time]`` for ``t/a``."""
-    dim = parse_unit(unit).dimensionality
-    return str(dim) if dim else "dimensionless"
+    return _dimension(unit)[0]
+
+
+def _dimension(unit: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """(text, sorted (base dimension, exponent) pairs) of a unit; through the result
+    cache, so a known spelling is answered without pint. Raises :class:`UnitError`."""
+    if unit is None or (isinstance(unit, float) and math.isnan(unit)):
+        parse_unit(unit)  # raises the message for an empty unit
+    text = normalise(unit)
+    hit = _results().get("dim", text)
+    if hit is None:
+        try:
+            dim = parse_unit(text).dimensionality
+        except UnitError as exc:
+            _results().put("dim", text, {"error": str(exc)})
+            raise
+        hit = {"text": str(dim) if dim else "dimensionless", "items": sorted(dim.items())}
+        _results().put("dim", text, hit)
+    if "error" in hit:
+        raise UnitError(hit["error"])
+    return hit["text"], tuple((str(k), float(v)) for k, v in hit["items"])
 
 
 def is_compatible(a: str, b: str, *, density_t_m3: float | None = None) -> bool:
@@ -185,8 +204,7 @@ def is_compatible(a: str, b: str, *, density_t_m3: float | None = None) -> bool:
 
     Raises :class:`UnitError` if either unit cannot be read.
     """
-    qa, qb = parse_unit(a), parse_unit(b)
-    if qa.dimensionality == qb.dimensionality:
+    if _dimension(a)[1] == _dimension(b)[1]:
         return True
     if density_t_m3 is None:
         return False
@@ -227,9 +245,19 @@ def conversion_factor(src: str, dst: str, *, density_t_m3: float | None = None) 
     unknown or the two are not compatible, or if the units have an offset (°C).
     """
     if normalise(src) == normalise(dst):
-        parse_unit(src)
+        _dimension(src)  # an unknown spelling still raises
         return 1.0
-    return _factor(normalise(src), normalise(dst), density_t_m3)
+    key = f"{normalise(src)}\x1f{normalise(dst)}\x1f{density_t_m3!r}"
+    hit = _results().get("factor", key)
+    if hit is None:
+        try:
+            hit = {"factor": _factor(normalise(src), normalise(dst), density_t_m3)}
+        except UnitError as exc:
+            hit = {"error": str(exc)}
+        _results().put("factor", key, hit)
+    if "error" in hit:
+        raise UnitError(hit["error"])
+    return float(hit["factor"])
 
 
 @functools.cache
@@ -324,3 +352,107 @@ def _as_list(value: Any, n: int) -> list[Any]:
     if len(out) != n:
         raise ValueError(f"expected {n} entries, got {len(out)}")
     return out
+
+
+# ----------------------------------------------------------------- result cache
+class _ResultCache:
+    """Dimensions of unit spellings and conversion factors, kept on disk between kernels.
+
+    Creating the pint registry (importing pint, reading its definitions and the
+    project's) takes 0.3-0.5 s, a sixth of a phase notebook's budget, for the few
+    factors a notebook needs (t/a -> kg/d, 万元 -> 10k_CNY ...). The answers are kept in
+    one JSON file under :func:`cpkit.dataset.cache_dir` (``units/``), named by a hash of
+    everything they depend on: pint's version, this module, and the reference files the
+    registry and the aliases are built from (``units/definitions.txt``,
+    ``units/aliases.csv``, ``energy/defaults.yaml``); a change of any of them starts a new
+    file. Errors (an unknown spelling) are kept too, with their message. The file is
+    rewritten atomically (merged with what other kernels wrote meanwhile); one that cannot
+    be read or written is ignored. ``CPKIT_CACHE=0`` switches it off.
+    """
+
+    FORMAT = 1
+    SOURCES = ("units/definitions.txt", "units/aliases.csv", "energy/defaults.yaml")
+
+    def __init__(self, folder: Any) -> None:
+        self.data: dict[str, dict[str, Any]] = {"dim": {}, "factor": {}}
+        self.path = self._path(folder)
+        if self.path is not None:
+            self.data = self._read() or self.data
+
+    def _path(self, folder: Any) -> Any:
+        import hashlib
+        from importlib.metadata import PackageNotFoundError, version
+        from pathlib import Path
+
+        if folder is None:
+            return None
+        h = hashlib.sha256()
+        try:
+            h.update(f"{self.FORMAT}|{version('pint')}|".encode())
+        except PackageNotFoundError:  # pragma: no cover - pint is a dependency
+            return None
+        try:
+            h.update(Path(__file__).read_bytes())
+            for name in self.SOURCES:
+                h.update(reference.path(name).read_bytes())
+        except OSError:
+            return None
+        return folder / "units" / f"{h.hexdigest()[:32]}.json"
+
+    def _read(self) -> dict[str, dict[str, Any]] | None:
+        import json
+
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        return {k: dict(data.get(k) or {}) for k in ("dim", "factor")}
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self.data[kind].get(key)
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        import contextlib
+        import json
+        import os
+        import tempfile
+
+        with _lock:
+            self.data[kind][key] = value
+            if self.path is None:
+                return
+            tmp = None
+            try:
+                on_disk = self._read() or {}
+                for k, entries in on_disk.items():
+                    for kk, vv in entries.items():
+                        self.data[k].setdefault(kk, vv)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".", suffix=".tmp")
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(self.data, fh, ensure_ascii=False)
+                os.replace(tmp, self.path)
+                tmp = None
+            except OSError:  # a cache that cannot be written is not an error
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+
+
+_caches: dict[Any, _ResultCache] = {}
+
+
+def _results() -> _ResultCache:
+    """The result cache of the current cache folder (``CPKIT_CACHE_DIR`` may change
+    between calls, as in tests; one JSON file is read per folder and process)."""
+    from cpkit.dataset import cache_dir
+
+    folder = cache_dir()
+    cache = _caches.get(folder)
+    if cache is None:
+        with _lock:
+            cache = _caches.setdefault(folder, _ResultCache(folder))
+    return cache

@@ -312,7 +312,7 @@ def test_disk_cache_serves_a_new_process(tmp_path: Path, monkeypatch) -> None:
     D.clear_cache()
     first = D.load(tmp_path / "d")
     assert len(calls) == 1
-    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
+    assert len(list((tmp_path / "cache" / "datasets").glob("*.pickle"))) == 1
     D.clear_cache()  # as in a new kernel
     second = D.load(tmp_path / "d")
     assert len(calls) == 1  # read from the disk cache
@@ -333,7 +333,7 @@ def test_disk_cache_survives_bad_files_and_can_be_switched_off(tmp_path: Path, m
     calls = _count_checks(monkeypatch)
     D.clear_cache()
     D.load(tmp_path / "d")
-    (pickle_file,) = cache.glob("*.pickle")
+    (pickle_file,) = (cache / "datasets").glob("*.pickle")
     pickle_file.write_bytes(b"not a pickle")
     D.clear_cache()
     assert D.load(tmp_path / "d") == D.load(FIXTURE, cache=False)
@@ -357,7 +357,7 @@ def test_invalid_datasets_are_not_cached(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "d").mkdir()
     with pytest.raises(DatasetError):
         D.load(tmp_path / "d")
-    assert not list((tmp_path / "cache").glob("*.pickle"))
+    assert not list((tmp_path / "cache").rglob("*.pickle"))
 
 
 def test_a_warm_disk_cache_needs_no_pint(tmp_path: Path) -> None:

@@ -243,6 +243,44 @@ def test_equation_block_wraps_long_sides():
     assert "&=" in lines[2] and "&=" in lines[3]
 
 
+def test_symbol_html_subscripts_and_escapes():
+    assert av.symbol_html("T01") == "<i>T</i><sub>01</sub>"
+    assert av.symbol_html("Δm[U1]") == "Δ<i>m</i><sub>U1</sub>"
+    assert av.symbol_html("S-raw_1") == "S-raw_1"  # not letters + digits: upright, as is
+    assert av.symbol_html("<b>") == "&lt;b&gt;"
+    assert av.symbol_html("0") == "0"  # an empty side
+
+
+def test_equations_html_one_row_per_equation_aligned_on_equals():
+    html = av.equations_html([("U1 <电镀>", "T01 + T02 = T03 + Δm[U1]"), ("全部", "0 = T09")])
+    assert html.startswith('<div class="cp-math"><table') and html.endswith("</table></div>")
+    assert html.count("<tr>") == 2 and html.count(">=</td>") == 2
+    assert "U1 &lt;电镀&gt;" in html and "<电镀>" not in html
+    assert "<i>T</i><sub>01</sub> + <i>T</i><sub>02</sub></td>" in html
+    assert "<i>T</i><sub>03</sub> + Δ<i>m</i><sub>U1</sub></td>" in html
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_balance_equations_show_every_equation_of_the_solution(sample, monkeypatch):
+    """Every unit and overall equation of cpkit.balances, term by term, in the HTML."""
+    import re
+
+    shown = []
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.extend(a))
+    ctx = open_phase(str(sample), phase=3, lang="zh", interactive=False)
+    a = av.assess(ctx)
+    av.balance_equations(ctx, a)
+    html = "".join(getattr(o, "data", "") or "" for o in shown)
+    eqs = a.solution.equations
+    assert html.count('<div class="cp-math">') == 2 * len(a.components)
+    assert html.count(">=</td>") == len(eqs[eqs["component"].isin(a.components)])
+    for text in eqs["text"]:
+        for symbol in re.split(r" \+ | = ", text):
+            assert av.symbol_html(symbol) in html, symbol
+
+
 # ----------------------------------------------------------------------------- water, power
 def test_steam_supplied_and_condensate_recovery(plating):
     # plating: boiler WU09 sends steam WF36 16 + WF37 3 + WF38 5 = 24 m³/d (ρ = 1 t/m³);

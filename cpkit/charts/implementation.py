@@ -21,15 +21,17 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, WIDTH, style
+from cpkit.charts import PALETTE, WIDTH, fit_labels, style
 from cpkit.errors import CpkitError
 
 __all__ = ["benefit_bars", "progress_bars", "reduction_bars", "score_bars", "timeline"]
 
 #: Height of one bar row in pixels.
 ROW_HEIGHT = 20
-#: Width (pixels) kept for the row labels on the left; longer labels are cut with "…".
+#: Width (pixels) kept for the row labels on the left; longer labels are cut with "…"
+#: (:func:`cpkit.charts.fit_labels`, before drawing; the tooltip keeps the whole label).
 LABEL_WIDTH = 220
+LABEL_SIZE = 11
 #: Colours of "better" and "worse" (green and red of the kit's palette).
 GOOD, BAD = PALETTE[2], PALETTE[3]
 
@@ -68,12 +70,13 @@ def timeline(
     d["bar_end"] = (pd.to_datetime(d["end"]) + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
     d["end"] = pd.to_datetime(d["end"]).dt.strftime("%Y-%m-%d")
     d = d[["label", "status", "start", "end", "bar_end", "order"]]
+    d["axis_label"] = fit_labels(d["label"], LABEL_WIDTH, LABEL_SIZE)
     colours = [PALETTE[2], PALETTE[1], PALETTE[0]][: len(status_order)]
     y = alt.Y(
-        "label:N",
+        "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=11),
+        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
     )
     bars = (
         alt.Chart(d)
@@ -137,6 +140,7 @@ def benefit_bars(
             pd.DataFrame(
                 {
                     "label": data["label"],
+                    "axis_label": fit_labels(data["label"], LABEL_WIDTH, LABEL_SIZE),
                     "order": data["order"],
                     "series": s,
                     "value": pd.to_numeric(data[col]).astype("float64"),
@@ -147,10 +151,10 @@ def benefit_bars(
         ignore_index=True,
     ).dropna(subset=["value"])
     y = alt.Y(
-        "label:N",
+        "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=11),
+        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
     )
     colour = alt.Color(
         "series:N",
@@ -198,16 +202,17 @@ def reduction_bars(
     better, worse = outcome_titles
     d["rate"] = pd.to_numeric(d["rate"]).astype("float64")
     d["outcome"] = [better if r >= 0 else worse for r in d["rate"]]
+    d["axis_label"] = fit_labels(d["label"], LABEL_WIDTH, LABEL_SIZE)
     bars = (
         alt.Chart(d)
         .mark_bar(height=ROW_HEIGHT - 8)
         .encode(
             x=alt.X("rate:Q", title=rate_title),
             y=alt.Y(
-                "label:N",
+                "axis_label:N",
                 sort=alt.EncodingSortField(field="order", order="ascending"),
                 title=None,
-                axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=11),
+                axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
             ),
             color=alt.Color(
                 "outcome:N",
@@ -245,11 +250,12 @@ def progress_bars(
     if d.empty:
         raise CpkitError("progress_bars: no target has a progress value")
     d["progress"] = pd.to_numeric(d["progress"]).astype("float64")
+    d["axis_label"] = fit_labels(d["label"], LABEL_WIDTH, LABEL_SIZE)
     y = alt.Y(
-        "label:N",
+        "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=11),
+        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
     )
     bars = (
         alt.Chart(d)

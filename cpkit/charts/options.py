@@ -14,7 +14,12 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, SEQUENTIAL, WIDTH, style
+from cpkit.charts import PALETTE, SEQUENTIAL, WIDTH, fit_labels, style
+
+#: Vega's default width limit of axis labels (px) at its default label size, 10 px.
+AXIS_LABEL_LIMIT = 180
+#: Width limit of the slanted criterion labels of the heatmap (px).
+CRITERION_LABEL_LIMIT = 170
 
 
 def _need(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -84,15 +89,21 @@ def score_heatmap(
     )
     options = list(cells.sort_values("option_order")["option"].drop_duplicates())
     crits = list(cells.sort_values("criterion_order")["criterion"].drop_duplicates())
+    # axis texts cut before drawing (fit_labels); the tooltip keeps the whole names
+    opt_axis = dict(zip(options, fit_labels(options, AXIS_LABEL_LIMIT), strict=True))
+    crit_axis = dict(zip(crits, fit_labels(crits, CRITERION_LABEL_LIMIT), strict=True))
+    cells = cells.assign(
+        option_axis=cells["option"].map(opt_axis), criterion_axis=cells["criterion"].map(crit_axis)
+    )
     base = alt.Chart(cells).encode(
         # slanted labels: criterion names with their weight are long, level ones overlapped
         x=alt.X(
-            "criterion:N",
-            sort=crits,
+            "criterion_axis:N",
+            sort=[crit_axis[c] for c in crits],
             title=criterion_title,
-            axis=alt.Axis(labelAngle=-30, labelAlign="right", labelLimit=170),
+            axis=alt.Axis(labelAngle=-30, labelAlign="right", labelLimit=CRITERION_LABEL_LIMIT),
         ),
-        y=alt.Y("option:N", sort=options, title=option_title),
+        y=alt.Y("option_axis:N", sort=[opt_axis[o] for o in options], title=option_title),
     )
     rect = base.mark_rect().encode(
         color=alt.Color(
@@ -137,11 +148,12 @@ def weighted_totals(
     _need(totals, ["option", "rank", "part", "part_order", "points"], "totals")
     order = list(totals.sort_values(["rank", "option"])["option"].drop_duplicates())
     parts = list(totals.sort_values("part_order")["part"].drop_duplicates())
+    opt_axis = dict(zip(order, fit_labels(order, AXIS_LABEL_LIMIT), strict=True))
     chart = (
-        alt.Chart(totals)
+        alt.Chart(totals.assign(option_axis=totals["option"].map(opt_axis)))
         .mark_bar()
         .encode(
-            y=alt.Y("option:N", sort=order, title=option_title),
+            y=alt.Y("option_axis:N", sort=[opt_axis[o] for o in order], title=option_title),
             x=alt.X("sum(points):Q", title=score_title),
             color=alt.Color(
                 "part:N",

@@ -58,6 +58,9 @@ ENGINE_NAME = "cpkit-warm"
 
 #: Modules imported once when a kernel starts (what the phase notebooks use).
 DEFAULT_PRELOAD = (
+    # first: importing it sets the kernel's garbage-collection policy (tune_kernel_gc),
+    # which then applies to the imports below too
+    "cpkit.notebook",
     "pandas",
     "numpy",
     "altair",
@@ -70,8 +73,9 @@ DEFAULT_PRELOAD = (
     "cpkit.render",
     # the phase notebooks' own modules (with scipy, pint and the report views: ~2.5 s
     # that the first notebook of every kernel paid before)
-    "cpkit.notebook",
     "cpkit.display",
+    "scipy.special",  # imported lazily by the maths (reconciliation tests, IRR)
+    "scipy.optimize",
     "cpkit.views.planning",
     "cpkit.views.pre_assessment",
     "cpkit.views.assessment",
