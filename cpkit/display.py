@@ -68,6 +68,9 @@ class Col:
     ``label`` is the header text (already translated), ``unit`` is appended to the header
     in brackets, ``digits`` sets decimals for numbers, ``percent`` shows fractions as %.
     ``fmt`` overrides everything with a function value -> str (the result is escaped).
+    ``align``: ``right``/``center``/``left`` (a centred column stays on one line);
+    ``width``: the column's share of the table width in percent (e.g. ``22``), for tables
+    where one long text column would otherwise squeeze the others.
     """
 
     label: str
@@ -76,6 +79,7 @@ class Col:
     percent: bool = False
     fmt: Callable[[Any], str] | None = None
     align: str | None = None
+    width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,11 @@ def table_html(
         if col.unit:
             unit = f"（{col.unit}）" if lang == "zh" else f" ({col.unit})"
             head += Markup(f'<span class="cp-unit">{escape(unit)}</span>')
-        parts.append(f"<th>{head}</th>")
+        # a centred column holds short codes (phase, status): its header stays on one line
+        th_attr = ' class="cp-center"' if col.align == "center" else ""
+        if col.width is not None:
+            th_attr += f' style="width:{float(col.width):g}%"'
+        parts.append(f"<th{th_attr}>{head}</th>")
     parts.append("</tr></thead><tbody>")
     rows = df[list(columns)].itertuples(index=False, name=None)
     specs = list(columns.values())

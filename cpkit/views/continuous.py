@@ -1207,10 +1207,10 @@ def selfcheck_table(nb: Any, status: str = "all"):
         clause_text=[clause_text(c, lang) for c in sc["clause"]],
     )
     cols = {
-        "phase_label": Col(_t(nb, "p7.selfcheck.col.phase")),
-        "item": Col(_t(nb, "p7.selfcheck.col.item")),
-        "clause_text": Col(_t(nb, "p7.selfcheck.col.clause")),
-        "result": Col(_t(nb, "p7.selfcheck.col.result")),
+        "phase_label": Col(_t(nb, "p7.selfcheck.col.phase"), align="center"),
+        "item": Col(_t(nb, "p7.selfcheck.col.item"), width=24),
+        "clause_text": Col(_t(nb, "p7.selfcheck.col.clause"), width=18),
+        "result": Col(_t(nb, "p7.selfcheck.col.result"), align="center"),
         "evidence": Col(_t(nb, "p7.selfcheck.col.evidence")),
     }
     if df.empty:
