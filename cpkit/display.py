@@ -30,6 +30,8 @@ tune_kernel_gc()  # first: the kernel's GC policy, before pandas loads (see cpki
 import pandas as pd  # noqa: E402
 from markupsafe import Markup, escape  # noqa: E402
 
+from cpkit import i18n  # noqa: E402
+
 #: Fonts named explicitly so Chinese renders in charts and PDFs (scripts/setup.sh
 #: installs WenQuanYi Micro Hei); later names are fallbacks.
 FONT_FAMILY = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, DejaVu Sans, sans-serif"
@@ -43,6 +45,9 @@ def format_number(value: Any, digits: int = 2, lang: str = "zh", percent: bool =
     ``percent=True`` multiplies a fraction by 100 and appends ``%``. Both languages use
     the same digits and separators (Chinese official documents use ``1,234.5`` too); the
     ``lang`` argument is kept so a locale-specific rule can be added in one place.
+    Rounding is GB/T 8170 half-to-even on the number's shortest decimal form, exactly as
+    :func:`cpkit.i18n.fmt_number` rounds the numbers in the text, so a table and the
+    sentence quoting it never differ in the last digit.
     """
     if value is None or value is pd.NA:
         return "—"
@@ -56,9 +61,11 @@ def format_number(value: Any, digits: int = 2, lang: str = "zh", percent: bool =
         return "—"
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    if percent:
-        return f"{x * 100:,.{digits}f}%"
-    return f"{x:,.{digits}f}"
+    d = i18n.to_decimal(x) * 100 if percent else i18n.to_decimal(x)
+    d = i18n.round_half_even(d, digits)
+    if d == 0:
+        d = abs(d)  # no "-0.00"
+    return format(d, f",.{digits}f") + ("%" if percent else "")
 
 
 @dataclass(frozen=True)
