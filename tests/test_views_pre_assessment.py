@@ -174,6 +174,9 @@ def test_motor_summary_hand_example():
     assert out.at["GB2", "power_kw"] == pytest.approx(30)
     assert out.at["below_GB3", "share_pct"] == pytest.approx(88 / 118 * 100)
     assert out.at["below_GB3", "equipment_ids"] == "A;C"
+    # the threshold is reference data (seed 004 clause 5.2.6) and can be given explicitly
+    assert pa.motor_listing_threshold_kw() == 5.5
+    assert "B" in pa.motor_summary(eq, threshold_kw=5.0).at[1, "equipment_ids"]
 
 
 def test_motor_summary_plating(plating):

@@ -45,7 +45,6 @@ from cpkit.errors import CpkitError
 
 __all__ = [
     "FOCUS_RULES",
-    "MOTOR_LISTING_THRESHOLD_KW",
     "FocusRule",
     "Items",
     "PreAssessment",
@@ -55,6 +54,7 @@ __all__ = [
     "intake_by_source",
     "level_conditions",
     "material_overview",
+    "motor_listing_threshold_kw",
     "motor_summary",
     "parse_weights",
     "phase_options",
@@ -66,9 +66,13 @@ __all__ = [
     "waste_overview",
 ]
 
-#: Seed 004 clause 5.2.6: motors above 5.5 kW are listed with model, efficiency class and
-#: efficiency. (A clause value, kept here until data/reference holds listing thresholds.)
-MOTOR_LISTING_THRESHOLD_KW = 5.5
+
+def motor_listing_threshold_kw() -> float:
+    """Rated power above which motors are listed with model, efficiency class and
+    efficiency (seed 004 clause 5.2.6): ``motor_listing_threshold_kw`` in
+    ``data/reference/energy/defaults.yaml`` (5.5 kW)."""
+    return float(reference.load_yaml("energy/defaults.yaml")["motor_listing_threshold_kw"]["value"])
+
 
 #: Motor efficiency classes (schema enum equipment.motor_efficiency_class), best first;
 #: ``below_GB3`` is below the minimum grade of GB 18613-2020.
@@ -373,10 +377,9 @@ def material_overview(
     )
 
 
-def motor_summary(
-    equipment: pd.DataFrame, threshold_kw: float = MOTOR_LISTING_THRESHOLD_KW
-) -> pd.DataFrame:
-    """Motors above ``threshold_kw`` by efficiency class (seed 004 clause 5.2.6).
+def motor_summary(equipment: pd.DataFrame, threshold_kw: float | None = None) -> pd.DataFrame:
+    """Motors above ``threshold_kw`` by efficiency class (seed 004 clause 5.2.6; default
+    :func:`motor_listing_threshold_kw`, 5.5 kW).
 
     A motor is an equipment row with a motor model or a motor efficiency class and a rated
     power above the threshold. Columns: ``efficiency_class`` (schema ids in the order of
@@ -385,6 +388,8 @@ def motor_summary(
     ``equipment_ids`` (; separated). Classes without motors are left out.
     """
     cols = ["efficiency_class", "units", "power_kw", "share_pct", "equipment_ids"]
+    if threshold_kw is None:
+        threshold_kw = motor_listing_threshold_kw()
     if equipment.empty:
         return pd.DataFrame(columns=cols)
     e = equipment
@@ -1593,7 +1598,7 @@ class PreAssessment:
                         motors,
                         mcols,
                         lang=self.lang,
-                        caption=self.t("cap.motors", kw=self.num(MOTOR_LISTING_THRESHOLD_KW, 1)),
+                        caption=self.t("cap.motors", kw=self.num(motor_listing_threshold_kw(), 1)),
                         total_row=_total_row(
                             {
                                 "class_label": self.c("total"),
