@@ -95,6 +95,13 @@ def test_a_failing_cell_raises_with_the_notebook_and_where(kernel):
     assert texts(kernel.execute(make_nb("print('ok')"), {})) == ["ok\n"]
 
 
+def test_batch_kernels_keep_pythons_own_gc_policy(kernel):
+    """cpkit.notebook raises the GC thresholds in one-off notebook runs; a warm batch kernel
+    keeps Python's (the raised ones doubled the batch's memory at the same speed)."""
+    code = "import gc, os, cpkit.notebook as n\nprint(os.environ['CPKIT_GC'], n.tune_kernel_gc())"
+    assert texts(kernel.execute(make_nb(code), {})) == ["default False\n"]
+
+
 def test_timeout_fails_the_cell_and_the_kernel_is_replaced(kernel):
     starts = kernel.starts
     kernel.cell_timeout = 2
