@@ -2963,8 +2963,8 @@ class PreAssessment:
                 "benefit_10k_cny": cd.Col(
                     self.c("col.annual_benefit"), unit=self.unit("10k_CNY"), digits=2
                 ),
-                "basis_text": cd.Col(self.t("col.benefit_basis")),
-                "status_text": cd.Col(self.c("col.status")),
+                "basis_text": cd.Col(self.t("col.benefit_basis"), align="center"),
+                "status_text": cd.Col(self.c("col.status"), align="center"),
                 "evaluation": cd.Col(self.t("col.evaluation")),
             }
             done = o[o["status"] == "implemented"]
