@@ -645,6 +645,11 @@ def _plans(
         if missing:
             raise FinanceError(f"option(s) {missing} not in the options table")
         opts = options[options["option_id"].astype(str).isin(wanted)]
+        # in the order asked for (a ranking, say), not the table's
+        rank = {oid: i for i, oid in reversed(list(enumerate(wanted)))}
+        opts = opts.iloc[
+            sorted(range(len(opts)), key=lambda i: rank[str(opts["option_id"].iloc[i])])
+        ]
     if opts["option_id"].astype(str).duplicated().any():
         raise FinanceError("an option_id appears twice in the options table")
     groups: dict[str, pd.DataFrame] = {}
@@ -738,7 +743,8 @@ def evaluate(
     """Economic evaluation of each option in the CP-report form and the criteria of seed
     004 clause 5.5.6 c (calculation reference 6.1, 6.2). Pass the medium/high-cost options
     (:func:`cpkit.screening.simple_screening` group ``preliminary_medium_high``) or name
-    them in ``option_ids``; ``cashflows`` is the optional ``option_cashflows`` table.
+    them in ``option_ids`` (rows then come in that order); ``cashflows`` is the optional
+    ``option_cashflows`` table.
 
     One row per option, money in 10k CNY:
     option_id, name, cash_flow_basis (constant | schedule), investment_10k_cny (gross),

@@ -606,3 +606,19 @@ def test_reference_files_are_catalogued():
         assert reference.meta(rel)["source"]
     assert fi.resolve_assumptions().loss_tax == "relief"
     assert fi.resolve_assumptions().irr_interpolation_step == 0.01
+
+
+def test_evaluate_keeps_the_order_of_option_ids():
+    o = options(
+        investment_10k_cny=[10.0, 20.0, 30.0],
+        annual_cost_saving_10k_cny=[3.0, 5.0, 9.0],
+        lifetime_years=[10, 10, 10],
+    )
+    asked = ["o3", "o1", "o2"]
+    ev = fi.evaluate(o, assumptions=fi.resolve_assumptions(), option_ids=asked)
+    assert list(ev["option_id"]) == asked
+    cf = fi.cash_flow_table(o, assumptions=fi.resolve_assumptions(), option_ids=asked)
+    assert list(dict.fromkeys(cf["option_id"])) == asked
+    # the figures do not depend on the order
+    plain = fi.evaluate(o, assumptions=fi.resolve_assumptions()).set_index("option_id")
+    pd.testing.assert_frame_equal(ev.set_index("option_id").loc[plain.index], plain)

@@ -508,3 +508,14 @@ def test_scenario_view_differs_from_base(plating):
     other = fv._scenario_view(plating, 0.12, 0.8, 0.8)
     assert len(other) == len(base) + 1  # the scenario note first
     assert "情景分析" in other[0].data
+
+
+def test_a_scenario_keeps_the_chapters_option_order(plating):
+    """Moving a slider recomputes the form: the options stay in the chapter's order (the
+    ranking), not the options table's."""
+    ids = [str(x) for x in plating.evaluation["option_id"]]
+    assert ids != sorted(ids)  # the sample's ranking differs from the table order
+    outs = fv._scenario_view(plating, plating.assumptions.discount_rate + 0.01, 1.0, 1.0)
+    html = "".join(getattr(o, "data", "") or "" for o in outs[1:])
+    shown = [oid for oid in ids if oid in html]
+    assert sorted(shown, key=html.index) == ids
