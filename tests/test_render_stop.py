@@ -42,6 +42,15 @@ def slow_notebooks(tmp_path: Path) -> Path:
     return folder
 
 
+def cmdline(p: psutil.Process) -> str:
+    """A process's command line, or "" when it is gone or a zombie (short-lived helper
+    processes come and go while the run starts)."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def descendants(proc: psutil.Process) -> list[psutil.Process]:
     try:
         return proc.children(recursive=True)
@@ -67,7 +76,7 @@ def start(tmp_path: Path, *, new_session: bool = False):
     # wait until both workers run a kernel: the run is then surely in progress
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        kernels = [p for p in descendants(parent) if "ipykernel" in " ".join(p.cmdline())]
+        kernels = [p for p in descendants(parent) if "ipykernel" in cmdline(p)]
         if len(kernels) >= 2:
             break
         time.sleep(0.3)
@@ -80,7 +89,14 @@ def start(tmp_path: Path, *, new_session: bool = False):
 
 def assert_all_gone(procs: list[psutil.Process], within: float = 40.0) -> None:
     _, alive = psutil.wait_procs(procs, timeout=within)
-    assert not alive, [" ".join(p.cmdline())[:120] for p in alive if p.is_running()]
+    running = []
+    for p in alive:  # a zombie has exited; only its parent (init here) has yet to reap it
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                running.append(p)
+        except psutil.Error:
+            pass
+    assert not running, [cmdline(p)[:120] for p in running]
 
 
 def assert_nothing_half_written_and_rerun_completes(out: Path, cmd: list[str]) -> None:
