@@ -61,11 +61,9 @@ def format_number(value: Any, digits: int = 2, lang: str = "zh", percent: bool =
         return "—"
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    d = i18n.to_decimal(x) * 100 if percent else i18n.to_decimal(x)
-    d = i18n.round_half_even(d, digits)
-    if d == 0:
-        d = abs(d)  # no "-0.00"
-    return format(d, f",.{digits}f") + ("%" if percent else "")
+    if percent:
+        return i18n.fmt_number(i18n.to_decimal(x) * 100, lang, digits) + "%"
+    return i18n.fmt_number(x, lang, digits)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ in Chinese and English. It is a checklist, not a score: a reviewer still reads t
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -720,26 +719,13 @@ def _options_aspects(ctx: _Context, params: dict[str, Any]) -> Outcome:
     return _ok(f"八个方面均有方案（{shown_zh}）", f"all eight aspects have options ({shown_en})")
 
 
-def _bigrams(text: str) -> Counter[str]:
-    c: Counter[str] = Counter()
-    for run in re.findall(r"[\u3400-\u9fff]+", text):
-        c.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
-    c.update(w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2)
-    return c
-
-
-def _cos(a: Counter[str], b: Counter[str]) -> float:
-    dot = sum(v * b.get(k, 0) for k, v in a.items())
-    na = math.sqrt(sum(v * v for v in a.values()))
-    nb = math.sqrt(sum(v * v for v in b.values()))
-    return dot / (na * nb) if na and nb else 0.0
-
-
 def _norm(s: Any) -> str:
     return "" if _blank(s) else re.sub(r"\s+", "", str(s)).lower()
 
 
 def _causes_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
+    from cpkit import library
+
     wc = ctx.table("waste_causes")
     if wc.empty:
         return _na("没有废弃物产生原因记录", "no waste causes recorded")
@@ -747,12 +733,14 @@ def _causes_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
     thr = float(params.get("min_similarity", 0.3))
     orecs = opts.to_dict("records") if not opts.empty else []
     otext = [
-        _bigrams(f"{o.get('name') or ''} {o.get('problem') or ''} {o.get('cause') or ''}")
+        library.text_tokens(
+            f"{o.get('name') or ''} {o.get('problem') or ''} {o.get('cause') or ''}"
+        )
         for o in orecs
     ]
     lost, matched = [], []
     for r in wc.to_dict("records"):
-        ctext = _bigrams(f"{r.get('waste') or ''} {r.get('cause') or ''}")
+        ctext = library.text_tokens(f"{r.get('waste') or ''} {r.get('cause') or ''}")
         best = None
         for o, ot in zip(orecs, otext, strict=True):
             if str(o.get("aspect")) != str(r.get("aspect")):
@@ -760,7 +748,7 @@ def _causes_have_options(ctx: _Context, params: dict[str, Any]) -> Outcome:
             same_loc = _norm(o.get("location")) and _norm(o.get("location")) == _norm(
                 r.get("location")
             )
-            if same_loc or _cos(ctext, ot) >= thr:
+            if same_loc or library.cosine(ctext, ot) >= thr:
                 best = str(o["option_id"])
                 break
         (matched if best else lost).append(
