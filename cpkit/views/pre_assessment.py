@@ -132,7 +132,7 @@ def significant(value: Any, lang: str, sig: int = 4, *, strip: bool = False) -> 
     if x == 0:
         return i18n.fmt_number(0, lang, 0)
     digits = max(0, sig - 1 - math.floor(math.log10(abs(x))))
-    text = i18n.fmt_number(x, lang, min(digits, 10))
+    text = i18n.fmt_number(x, lang, min(digits, 12))  # 4 digits down to 1e-9
     if strip and "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
