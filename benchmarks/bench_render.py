@@ -1,7 +1,8 @@
 """Benchmark: batch rendering with cpkit.render against the loop a user would write.
 
     .venv/bin/python benchmarks/bench_render.py [--n 8] [--naive 1] [--large 40] [--workers 2]
-        [--pdf-engine auto|chromium|weasyprint] [--no-compare]
+        [--pdf-engine auto|chromium|weasyprint] [--chart-engine auto|chromium|vl-convert]
+        [--no-compare]
 
 1. cpkit.render on N synthetic enterprises (copies of the samples in data/samples, else
    tests/fixtures/minimal, with varied ids and numbers): HTML + PDF, one language, on
@@ -145,6 +146,7 @@ def cpu_seconds() -> float:
 
 
 PDF_ENGINE = "auto"
+CHART_ENGINE = "auto"
 
 
 def run_cpkit(datasets: list[Path], out: Path, workers: int, formats: tuple[str, ...], lang: str):
@@ -157,7 +159,7 @@ def run_cpkit(datasets: list[Path], out: Path, workers: int, formats: tuple[str,
     t0, c0 = time.perf_counter(), cpu_seconds()
     summary = render(datasets, out, langs=(lang,), formats=formats, workers=workers,
                      notebooks_dir=notebooks_dir(), force=True, progress=False,
-                     pdf_engine=PDF_ENGINE)  # fmt: skip
+                     pdf_engine=PDF_ENGINE, chart_engine=CHART_ENGINE)  # fmt: skip
     summary.cpu = cpu_seconds() - c0
     return time.perf_counter() - t0, summary
 
@@ -247,16 +249,25 @@ def main() -> None:
         help="PDF engine of the cpkit.render runs",
     )  # fmt: skip
     ap.add_argument("--no-compare", action="store_true", help="skip the two-engine PDF timing")
+    ap.add_argument(
+        "--chart-engine",
+        default="auto",
+        choices=("auto", "chromium", "vl-convert"),
+        help="who draws the charts (cpkit render --chart-engine)",
+    )
     args = ap.parse_args()
-    global NOTEBOOKS, PDF_ENGINE
+    global NOTEBOOKS, PDF_ENGINE, CHART_ENGINE
     # cpkit's caches in a folder of the benchmark's own (workers and kernels inherit it)
     os.environ["CPKIT_CACHE_DIR"] = str(OUT / "cache")
     os.environ.pop("CPKIT_CACHE", None)
     NOTEBOOKS = args.notebooks.resolve() if args.notebooks else None
     PDF_ENGINE = args.pdf_engine
+    CHART_ENGINE = args.chart_engine
+    from cpkit.render.charts import resolve_chart_engine
     from cpkit.render.pdf import resolve_engine
 
-    print(f"PDF engine: {args.pdf_engine} -> {resolve_engine(args.pdf_engine)}")
+    print(f"PDF engine: {args.pdf_engine} -> {resolve_engine(args.pdf_engine)}; chart engine: "
+          f"{args.chart_engine} -> {resolve_chart_engine(args.chart_engine)}")  # fmt: skip
 
     from weasyprint.text.ffi import harfbuzz_subset
 

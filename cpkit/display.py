@@ -326,9 +326,12 @@ def svg_cache_dir():
 
 
 @functools.cache
-def _svg_key_prefix() -> str:
-    """What besides the spec decides the SVG: the cache format, vl-convert's version (it
-    carries Vega and Vega-Lite), the chart font and the installed font files."""
+def _svg_key_prefix(engine: str = "vl-convert") -> str:
+    """What besides the spec decides the SVG: the cache format, the drawing engine
+    (``vl-convert``, or e.g. ``chromium 156.0...`` for charts a batch draws in its
+    browser: text is measured differently), vl-convert's version (it carries Vega and
+    Vega-Lite, also for the browser's bundle), the chart font and the installed font
+    files."""
     import os
 
     import vl_convert as vlc
@@ -344,12 +347,14 @@ def _svg_key_prefix() -> str:
                 except OSError:
                     continue
                 fonts.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
-    return repr((SVG_CACHE_FORMAT, vlc.__version__, CHART_FONT, FONT_FAMILY, fonts))
+    key = (SVG_CACHE_FORMAT, vlc.__version__, CHART_FONT, FONT_FAMILY, fonts)
+    return repr(key if engine == "vl-convert" else (*key, engine))
 
 
-def svg_cache_key(spec: Mapping[str, Any]) -> str | None:
-    """Content address of the SVG of a Vega-Lite ``spec``: SHA-256 of the spec's canonical
-    JSON and :func:`_svg_key_prefix`; None if the spec is not plain JSON."""
+def svg_cache_key(spec: Mapping[str, Any], engine: str = "vl-convert") -> str | None:
+    """Content address of the SVG of a Vega-Lite ``spec`` drawn by ``engine``: SHA-256 of
+    the spec's canonical JSON and :func:`_svg_key_prefix`; None if the spec is not plain
+    JSON."""
     import hashlib
     import json
 
@@ -357,7 +362,7 @@ def svg_cache_key(spec: Mapping[str, Any]) -> str | None:
         text = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
-    return hashlib.sha256(f"{_svg_key_prefix()}\n{text}".encode()).hexdigest()
+    return hashlib.sha256(f"{_svg_key_prefix(engine)}\n{text}".encode()).hexdigest()
 
 
 def spec_svg(spec: Mapping[str, Any]) -> str:
@@ -373,18 +378,18 @@ def spec_svg(spec: Mapping[str, Any]) -> str:
     folder = svg_cache_dir()
     key = svg_cache_key(spec) if folder is not None else None
     if key is not None:
-        hit = _svg_cache_get(folder, key)
+        hit = svg_cache_get(folder, key)
         if hit is not None:
             return hit
     import vl_convert as vlc
 
     svg = vlc.vegalite_to_svg(dict(spec))
     if key is not None:
-        _svg_cache_put(folder, key, svg)
+        svg_cache_put(folder, key, svg)
     return svg
 
 
-def _svg_cache_get(folder, key: str) -> str | None:
+def svg_cache_get(folder, key: str) -> str | None:
     import contextlib
     import os
 
@@ -406,7 +411,7 @@ _writes: dict[str, int] = {}
 _PRUNE_EVERY = 200
 
 
-def _svg_cache_put(folder, key: str, svg: str) -> None:
+def svg_cache_put(folder, key: str, svg: str) -> None:
     import contextlib
     import os
     import tempfile
@@ -462,16 +467,54 @@ class LabChart:
         return {LAB_VEGALITE_MIME: dict(self.spec), "text/plain": f"<chart: {title}>"}
 
 
+#: Output type of a chart whose SVG the batch renderer draws after the notebook ran.
+DEFERRED_CHART_MIME = "application/vnd.cpkit.chart+json"
+#: ``CPKIT_CHARTS=defer`` in a kernel's environment: static charts are left to the
+#: renderer (:mod:`cpkit.render.charts` draws them all at once in its browser).
+DEFER_ENV = "CPKIT_CHARTS"
+
+
+def chart_html(svg: str) -> str:
+    """The HTML of a static chart in a notebook output and a report."""
+    return f'<div class="cp-chart">{svg}</div>'
+
+
+@dataclass(frozen=True)
+class DeferredChart:
+    """A static chart to be drawn by the batch renderer: the Vega-Lite spec under
+    :data:`DEFERRED_CHART_MIME` and a placeholder ``text/html`` that
+    :func:`cpkit.render.charts.draw_charts` replaces with :func:`chart_html` of the SVG
+    before the executed notebook is saved."""
+
+    spec: Mapping[str, Any]
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        title = self.spec.get("title", "chart") if isinstance(self.spec, Mapping) else "chart"
+        if isinstance(title, Mapping):
+            title = title.get("text", "chart")
+        return {
+            DEFERRED_CHART_MIME: {"spec": dict(self.spec)},
+            "text/html": '<div class="cp-chart cp-chart-pending"></div>',
+            "text/plain": f"<chart: {title}>",
+        }
+
+
 def chart(chart, *, interactive: bool = False):
     """Display an Altair chart: for JupyterLab's built-in offline renderer when
-    interactive (tooltips, zoom), as inline SVG otherwise (batch reports)."""
+    interactive (tooltips, zoom), as inline SVG otherwise (batch reports; drawn by
+    vl-convert here, or by the renderer's browser when the kernel runs with
+    ``CPKIT_CHARTS=defer``: :class:`DeferredChart`)."""
     if interactive:
         spec = chart.to_dict(validate=False)
         spec["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json"
         return LabChart(spec)
+    import os
+
+    if os.environ.get(DEFER_ENV) == "defer":
+        return DeferredChart(chart.to_dict(validate=False))
     from IPython.display import HTML
 
-    return HTML(f'<div class="cp-chart">{chart_svg(chart)}</div>')
+    return HTML(chart_html(chart_svg(chart)))
 
 
 def show(*items: Any) -> None:

@@ -234,6 +234,34 @@ def test_layout_and_executed_notebooks(batch):
     assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
 
 
+def test_charts_are_drawn_before_the_notebooks_are_saved(batch):
+    """The kernels leave static charts to the worker's browser (CPKIT_CHARTS=defer); the
+    saved notebooks and the reports hold the SVG, never the placeholder, also for the
+    notebooks of a language that failed later (boom fails in 03)."""
+    out = batch["out"]
+    engine = "chromium" if PDF_ENGINE == "chromium" else "vl-convert"
+    for eid in ("alpha", "beta", "boom"):
+        for path in (out / eid / "notebooks").rglob("*.ipynb"):
+            text = path.read_text(encoding="utf-8")
+            assert "application/vnd.cpkit.chart+json" not in text, path
+            assert "cp-chart-pending" not in text, path
+    nb = json.loads((out / "boom" / "notebooks" / "zh" / "02_pre_assessment.ipynb").read_text())
+    html = [
+        "".join(o["data"]["text/html"])
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
+    assert any(h.startswith('<div class="cp-chart"><svg') for h in html)
+    for eid in ("alpha", "beta"):
+        for lang in ("zh", "en"):
+            lr = state(out, eid)["langs"][lang]
+            assert lr["chart_engine"] == engine and lr["timings"]["charts"] >= 0
+            report = (out / eid / f"report.{lang}.html").read_text(encoding="utf-8")
+            assert report.count('<div class="cp-chart"><svg') >= 2
+            assert "cp-chart-pending" not in report
+
+
 # --------------------------------------------------------------------------- reports
 def test_reports_are_self_contained_and_escape_data(batch):
     out = batch["out"]
@@ -432,6 +460,30 @@ def test_pdf_engine_option(tmp_path):
 
     contents = PdfReader(out / "alpha" / "report.zh.pdf").pages[1].extract_text()
     assert re.search(r"第3章 预评估\s*\d+", contents), contents  # page numbers filled in
+
+
+def test_chart_engine_option(tmp_path):
+    ds = make_dataset(tmp_path, "alpha", id="alpha")
+    out = tmp_path / "out"
+    args = [str(ds), "--out", str(out), "--lang", "en", "--format", "html",
+            "--notebooks", str(NOTEBOOKS), "--quiet", "--workers", "1"]  # fmt: skip
+    res = CliRunner().invoke(render_command, [*args, "--chart-engine", "svgkit"])
+    assert res.exit_code == 2 and "svgkit" in res.output
+    res = CliRunner().invoke(render_command, [*args, "--chart-engine", "vl-convert"])
+    assert res.exit_code == 0 and "1 rendered" in res.output, res.output
+    lr = state(out, "alpha")["langs"]["en"]
+    assert lr["chart_engine"] is None  # drawn in the kernel: nothing left to the worker
+    assert "charts" not in lr["timings"]
+    report = (out / "alpha" / "report.en.html").read_text(encoding="utf-8")
+    assert report.count('<div class="cp-chart"><svg') >= 2
+    if PDF_ENGINE != "chromium":
+        return
+    # another chart engine is another rendering: not "up to date"
+    res = CliRunner().invoke(render_command, [*args, "--chart-engine", "chromium"])
+    assert res.exit_code == 0 and "1 rendered" in res.output, res.output
+    assert state(out, "alpha")["langs"]["en"]["chart_engine"] == "chromium"
+    again = (out / "alpha" / "report.en.html").read_text(encoding="utf-8")
+    assert again.count('<div class="cp-chart"><svg') == report.count('<div class="cp-chart"><svg')
 
 
 @pytest.mark.skipif(not SAMPLES, reason="no sample datasets in data/samples")

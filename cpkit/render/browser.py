@@ -1,6 +1,9 @@
-"""A headless Chromium kept open per worker process, driven by Playwright, for PDFs.
+"""A headless Chromium kept open per worker process, driven by Playwright, for PDFs and
+for the charts of a batch.
 
-Starting Chromium costs ~0.7 s; printing a 120-page report on an open page ~2 s. So each
+Starting Chromium costs ~0.7 s; printing a 120-page report on an open page ~2 s; drawing
+the ~29 charts of a report with Vega on an open page ~0.3-0.6 s (vl-convert, which
+measures text by turning glyphs into paths, takes ~2.5-3 s for the same). So each
 process holds at most one browser (:func:`pdf_browser`), launched on first use, reused for
 every report, relaunched when it crashed or was closed, and closed by
 :func:`close_browser` (the renderer's worker shutdown) or at interpreter exit (atexit).
@@ -10,9 +13,11 @@ Dask workers), and its objects belong to the thread that created them. So everyt
 Playwright does runs on one daemon thread of this module, fed through a queue; callers in
 any thread just wait for the result.
 
-Offline by construction: the browser context has JavaScript off and ``offline=True``, and
-every request that is not ``data:``/``about:`` is aborted by a route (reports are
-self-contained; a stray external URL is logged, never fetched).
+Offline by construction: the printing context has JavaScript off, both contexts are
+``offline=True``, and every request that is not ``data:``/``about:`` is aborted by a
+route (reports are self-contained; a stray external URL is logged, never fetched). The
+chart context runs JavaScript: only the Vega bundle of vl-convert
+(:func:`cpkit.render.charts.chart_bundle`) and specs passed as JSON arguments.
 
 The browser is the system Chromium (Debian package ``chromium``), found by
 :func:`find_chromium`; Playwright's own browser download is never used.
@@ -98,10 +103,12 @@ _STOP = object()
 
 
 class PdfBrowser:
-    """One Chromium (one context, one page) on a private Playwright thread.
+    """One Chromium on a private Playwright thread: a page for printing and, once charts
+    are asked for, a second page (JavaScript on) with Vega loaded.
 
     ``print_pdf(html, **pdf_options) -> bytes`` loads the HTML into the page and prints
-    it; ``close()`` stops the browser and the thread. Thread-safe: calls are serialised.
+    it; ``draw_charts(specs, bundle)`` draws Vega-Lite specs as SVG; ``close()`` stops the
+    browser and the thread. Thread-safe: calls are serialised.
     """
 
     def __init__(self, executable: str | None = None, *, timeout_s: float = 300.0) -> None:
@@ -115,12 +122,24 @@ class PdfBrowser:
         self._pw: Any = None
         self._browser: Any = None
         self._page: Any = None
+        self._chart_page: Any = None
         self._closed = False
 
     # ------------------------------------------------------------------ public
     def print_pdf(self, html: str, **pdf_options: Any) -> bytes:
         """``html`` printed by Chromium (``page.pdf(**pdf_options)``), as PDF bytes."""
         return self._call(lambda: self._print(html, pdf_options))
+
+    def draw_charts(self, specs: list[Any], bundle: str) -> list[dict[str, str]]:
+        """Each Vega-Lite spec drawn as SVG by Vega in the chart page: per spec
+        ``{"svg": ...}`` or ``{"error": message}``. ``bundle`` is the JavaScript that
+        defines ``window.cpkitDraw`` (loaded once per browser)."""
+        return self._call(lambda: self._draw(list(specs), bundle))
+
+    @property
+    def version(self) -> str:
+        """Chromium's version (launches the browser if needed)."""
+        return self._call(self._version)
 
     def ensure_started(self) -> None:
         """Launch the browser now (else it is launched by the first print)."""
@@ -232,8 +251,39 @@ class PdfBrowser:
             route.continue_()
             return
         self.blocked.append(url[:200])
-        log.warning("PDF: blocked a request to %s (reports are self-contained)", url[:120])
+        log.warning("Chromium: blocked a request to %s (reports are self-contained)", url[:120])
         route.abort("blockedbyclient")
+
+    def _version(self) -> str:
+        self._ensure()
+        return str(self._browser.version)
+
+    def _chart_page_ready(self, bundle: str) -> Any:
+        page = self._chart_page
+        if page is not None and not page.is_closed():
+            return page
+        context = self._browser.new_context(java_script_enabled=True, offline=True)
+        context.route("**/*", self._route)
+        page = context.new_page()
+        page.set_default_timeout(self.timeout_ms)
+        page.set_content('<!doctype html><html><head><meta charset="utf-8"></head></html>')
+        page.add_script_tag(content=bundle)
+        if not page.evaluate("typeof window.cpkitDraw === 'function'"):
+            raise BrowserError("the chart bundle did not define window.cpkitDraw")
+        self._chart_page = page
+        return page
+
+    def _draw(self, specs: list[Any], bundle: str) -> list[dict[str, str]]:
+        for attempt in (1, 2):
+            self._ensure()
+            try:
+                page = self._chart_page_ready(bundle)
+                return page.evaluate("specs => window.cpkitDraw(specs)", specs)
+            except Exception:
+                if attempt == 2 or self._alive():
+                    raise
+                log.warning("Chromium died while drawing charts; relaunching and retrying once")
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _print(self, html: str, options: dict[str, Any]) -> bytes:
         for attempt in (1, 2):
@@ -252,7 +302,7 @@ class PdfBrowser:
 
     def _shutdown(self) -> None:
         browser, pw = self._browser, self._pw
-        self._browser = self._page = self._pw = None
+        self._browser = self._page = self._pw = self._chart_page = None
         if browser is not None:
             with contextlib.suppress(Exception):
                 browser.close()
@@ -280,7 +330,8 @@ _BROWSER_LOCK = threading.Lock()
 
 
 def pdf_browser() -> PdfBrowser:
-    """This process's browser for PDFs (created on first call; launched on first print)."""
+    """This process's browser for PDFs and charts (created on first call; launched on
+    first use)."""
     global _BROWSER
     with _BROWSER_LOCK:
         if _BROWSER is None:

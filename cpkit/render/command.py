@@ -106,6 +106,15 @@ def _parse_param(ctx, param, values):
     help="PDF engine: chromium (fast; needs Chromium and playwright), weasyprint, or auto "
     "(chromium when available).",
 )
+@click.option(
+    "--chart-engine",
+    type=click.Choice(["auto", "chromium", "vl-convert"]),
+    default="auto",
+    show_default=True,
+    help="Who draws the static charts: chromium (all charts of an enterprise at once, in "
+    "the browser that prints the PDF; fast), vl-convert (in the kernel, as in a notebook "
+    "run by hand), or auto (chromium when available).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def render(
     paths,
@@ -120,6 +129,7 @@ def render(
     params,
     cell_timeout,
     pdf_engine,
+    chart_engine,
     quiet,
 ):
     """Render the audit reports of the datasets PATH... (folders or .xlsx) into --out.
@@ -150,6 +160,7 @@ def render(
             notebook_parameters=notebook_parameters,
             cell_timeout=cell_timeout,
             pdf_engine=pdf_engine,
+            chart_engine=chart_engine,
         )
     except CpkitError as exc:
         raise click.UsageError(str(exc)) from None

@@ -76,6 +76,7 @@ class LangResult:
     pdf: str | None = None
     pages: int | None = None
     pdf_engine: str | None = None  # chromium | weasyprint: the engine that wrote the PDF
+    chart_engine: str | None = None  # chromium | vl-convert: what drew the charts (batch)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # notebooks, assembly, pdf (s)
 
@@ -174,6 +175,7 @@ class Task:
     kernel: dict[str, Any]
     toc_depth: int = 2
     pdf_engine: str = "auto"
+    chart_engine: str = "auto"
 
 
 _KERNELS: dict[int, Any] = {}
@@ -460,6 +462,7 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
     from papermill.exceptions import PapermillExecutionError
 
     from cpkit.render.assembly import assemble_report, enterprise_name
+    from cpkit.render.charts import ChartError, draw_charts
     from cpkit.render.kernel import KernelError
     from cpkit.render.record import collect
 
@@ -489,15 +492,15 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
         return
     profile = probe["profile"]
     result.names = {lang: enterprise_name(profile, lang) for lang in i18n.LANGS}
-    if "pdf" in task.formats:
-        _warm_pdf_browser(task.pdf_engine)  # launches while the notebooks run
+    _warm_browser(task)  # launches while the notebooks run
     names = [Path(p).stem for p in task.notebooks]
     cwd = str(Path(task.notebooks[0]).parent)
     for n, lang in enumerate(task.langs):
         t = time.perf_counter()
         lr = LangResult(lang, "ok")
+        executed: list[Any] = []
+        written: list[Path] = []
         try:
-            executed = []
             for path, name in zip(task.notebooks, names, strict=True):
                 params = {
                     "dataset": task.source,
@@ -517,7 +520,7 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
                         cwd=cwd,
                     )
                 except PapermillExecutionError as exc:
-                    _write_notebook(exc.nb, staging / rel, target / rel)
+                    _save_notebooks(task, [*executed, exc.nb], [*written, rel], staging, target)
                     f = exc.failure
                     raise _LangFailed(
                         "notebook",
@@ -529,6 +532,7 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
                         },
                     ) from exc
                 except KernelError as exc:
+                    _save_notebooks(task, executed, written, staging, target)
                     raise _LangFailed(
                         "notebook",
                         _one_line(f"{name}.ipynb: {exc}"),
@@ -539,9 +543,21 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
                             "traceback": [kernel.stderr_tail()],
                         },
                     ) from exc
-                _write_notebook(nb, staging / rel, target / rel)
                 executed.append(nb)
+                written.append(rel)
             lr.timings["notebooks"] = round(time.perf_counter() - t, 3)
+            t_charts = time.perf_counter()
+            try:
+                charts = draw_charts(executed, task.chart_engine)
+            except ChartError as exc:
+                _save_notebooks(task, executed, written, staging, target, draw=False)
+                raise _LangFailed(
+                    "charts", _one_line(str(exc)), {"ename": "ChartError", "evalue": str(exc)}
+                ) from exc
+            if charts.charts:
+                lr.chart_engine = charts.engine
+                lr.timings["charts"] = round(time.perf_counter() - t_charts, 3)
+            _save_notebooks(task, executed, written, staging, target, draw=False)
             if n == 0:
                 result.records = collect(executed)
             t_asm = time.perf_counter()
@@ -555,7 +571,7 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
                     _one_line(f"{type(exc).__name__}: {exc}"),
                     {"ename": type(exc).__name__, "evalue": str(exc)},
                 ) from exc
-            lr.warnings = list(report.warnings)
+            lr.warnings = list(charts.warnings) + list(report.warnings)
             if "html" in task.formats:
                 lr.html = f"report.{lang}.html"
                 (staging / lr.html).write_text(report.html, encoding="utf-8")
@@ -588,17 +604,36 @@ def _render_into(task: Task, staging: Path, target: Path, result: EnterpriseResu
         result.langs[lang] = lr
 
 
-def _warm_pdf_browser(engine: str) -> None:
-    """Start this worker's Chromium in the background if it will write the PDFs."""
+def _warm_browser(task: Task) -> None:
+    """Start this worker's Chromium in the background if it will draw the charts or
+    write the PDFs."""
+    from cpkit.render.charts import resolve_chart_engine
     from cpkit.render.pdf import PdfError, resolve_engine
 
     try:
-        if resolve_engine(engine) == "chromium":
-            from cpkit.render.browser import pdf_browser
-
-            pdf_browser().warm_up()
+        wanted = resolve_chart_engine(task.chart_engine) == "chromium" or (
+            "pdf" in task.formats and resolve_engine(task.pdf_engine) == "chromium"
+        )
     except PdfError:
-        pass  # the PDF step reports it
+        wanted = False  # the PDF step reports it
+    if wanted:
+        from cpkit.render.browser import pdf_browser
+
+        pdf_browser().warm_up()
+
+
+def _save_notebooks(
+    task: Task, notebooks: list[Any], rels: list[Path], staging: Path, target: Path, *, draw=True
+) -> None:
+    """Write the executed notebooks into the staging folder; with ``draw``, first draw
+    their deferred charts (best effort: this is the path of a failed language)."""
+    if draw:
+        from cpkit.render.charts import draw_charts
+
+        with contextlib.suppress(Exception):
+            draw_charts(notebooks, task.chart_engine)
+    for nb, rel in zip(notebooks, rels, strict=True):
+        _write_notebook(nb, staging / rel, target / rel)
 
 
 def _problem_text(p: Mapping[str, Any]) -> str:
@@ -782,6 +817,7 @@ def render(
     kernel_name: str = "python3",
     toc_depth: int = 2,
     pdf_engine: str = "auto",
+    chart_engine: str = "auto",
 ) -> RenderSummary:
     """Render the audit reports of every dataset in ``paths`` into ``out``.
 
@@ -797,7 +833,10 @@ def render(
     ``cell_timeout``: seconds a cell may run; ``recycle_after``: notebooks per kernel
     before it is restarted. ``pdf_engine``: ``auto`` (Chromium when there is one, else
     WeasyPrint), ``chromium`` or ``weasyprint`` (:mod:`cpkit.render.pdf`); the engine that
-    wrote each PDF is in ``summary.csv`` and ``.render.json``. Returns a :class:`RenderSummary`; ``exit_code`` is 1 if any
+    wrote each PDF is in ``summary.csv`` and ``.render.json``. ``chart_engine``: ``auto``
+    (Chromium when there is one, else vl-convert), ``chromium`` (the charts of each
+    enterprise drawn at once by Vega in the worker's browser, :mod:`cpkit.render.charts`)
+    or ``vl-convert`` (drawn in the kernel, as in a notebook run by hand). Returns a :class:`RenderSummary`; ``exit_code`` is 1 if any
     enterprise failed. Raises :class:`RenderError`/:class:`InputError` for unusable
     arguments (nothing rendered).
     """
@@ -812,13 +851,19 @@ def render(
     formats = _normalise(formats, FORMATS, "format")
     if executor not in ("local", "dask"):
         raise RenderError(f"unknown executor {executor!r}: choose local or dask")
-    from cpkit.render.pdf import PdfError, check_engine, resolve_engine
+    from cpkit.render.charts import resolve_chart_engine
+    from cpkit.render.pdf import check_engine, resolve_engine
 
     try:
         check_engine(pdf_engine)
         if "pdf" in formats and pdf_engine == "chromium":
             resolve_engine(pdf_engine)  # say now, not once per enterprise, if it is missing
-    except PdfError as exc:
+        charts_by = resolve_chart_engine(chart_engine)
+        if chart_engine == "chromium":
+            from cpkit.render.browser import find_chromium
+
+            find_chromium()
+    except CpkitError as exc:  # PdfError, ChartError, BrowserError
         raise RenderError(str(exc)) from None
     if workers is not None and workers < 1:
         raise RenderError("workers must be at least 1")
@@ -851,12 +896,20 @@ def render(
         }
         if pdf_engine != "auto" and "pdf" in formats:  # a changed engine renders again
             settings["pdf_engine"] = pdf_engine
+        if chart_engine != "auto":
+            settings["chart_engine"] = chart_engine
         kernel_options = {
             "kernel_name": kernel_name,
             "cwd": str(notebooks[0].parent),
             "cell_timeout": cell_timeout,
             "recycle_after": recycle_after,
         }
+        if charts_by == "chromium":  # the kernels leave the charts to the worker's browser
+            from cpkit.display import DEFER_ENV
+            from cpkit.render.charts import chart_bundle
+
+            kernel_options["env"] = {DEFER_ENV: "defer"}
+            chart_bundle()  # built once (~1.5 s) into the cache, where the workers find it
         results: dict[str, EnterpriseResult] = {}
         tasks: list[Task] = []
         for src in sources:
@@ -918,6 +971,7 @@ def _task(src: Source, out: Path, langs, formats, notebooks, settings, fp, kerne
         kernel=dict(kernel_options),
         toc_depth=settings["toc_depth"],
         pdf_engine=settings.get("pdf_engine", "auto"),
+        chart_engine=settings.get("chart_engine", "auto"),
     )
 
 
