@@ -266,6 +266,24 @@ def test_charts_stay_vectors(engine, tmp_path):
     assert re.search(rb"\bre\b|\bl\b", ops)  # drawn with path operators
 
 
+def test_lean_svgs_drops_only_accessibility_attributes_inside_svgs():
+    html = (
+        '<nav aria-label="目录" role="navigation"><p>x</p></nav>'
+        '<div class="cp-chart"><svg class="marks" width="10" height="5">'
+        '<g class="mark-rect" role="graphics-object" aria-roledescription="rect mark container">'
+        '<path aria-label="单元: 染色机; 水: 120" role="graphics-symbol" d="M0,0h5v5h-5Z" '
+        'fill="#1f5f8b"/><text pointer-events="none" aria-hidden="true">染色 role="x"</text>'
+        "</g></svg></div>"
+    )
+    lean = pdfmod.lean_svgs(html)
+    assert lean == (
+        '<nav aria-label="目录" role="navigation"><p>x</p></nav>'  # outside SVG: kept
+        '<div class="cp-chart"><svg class="marks" width="10" height="5">'
+        '<g class="mark-rect"><path d="M0,0h5v5h-5Z" fill="#1f5f8b"/><text>染色 role="x"</text>'
+        "</g></svg></div>"
+    )
+
+
 @needs_chromium
 def test_chromium_prints_all_again_when_the_contents_cannot_be_cut(report, monkeypatch, tmp_path):
     monkeypatch.setattr(pdfmod, "TOC_END", "<!--no-such-marker")

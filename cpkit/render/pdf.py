@@ -164,6 +164,23 @@ CHROMIUM_PDF_OPTIONS = {
 }
 
 
+_SVG_BLOCK = re.compile(r"<svg\b.*?</svg>", re.S)
+_SVG_A11Y = re.compile(r'\s(?:aria-[a-z]+|role|pointer-events)="[^"]*"')
+_TAG = re.compile(r"<[^>]+>")
+
+
+def lean_svgs(html: str) -> str:
+    """``html`` with the accessibility and pointer attributes of its inline SVGs removed
+    (Vega gives every mark an ``aria-label`` describing its data: a sixth of a report's
+    HTML). A PDF without tags has no use for them, and Chromium prints the leaner page
+    faster; the HTML report keeps them for screen readers."""
+
+    def tags(m: re.Match) -> str:  # inside tags only, never in the text of a label
+        return _TAG.sub(lambda t: _SVG_A11Y.sub("", t.group(0)), m.group(0))
+
+    return _SVG_BLOCK.sub(tags, html)
+
+
 def _chromium_pdf(html: str, target: Path) -> tuple[int, int]:
     """Print with Chromium; return (pages, print passes)."""
     from pypdf import PdfReader
@@ -171,7 +188,7 @@ def _chromium_pdf(html: str, target: Path) -> tuple[int, int]:
     from cpkit.render.browser import pdf_browser
 
     browser = pdf_browser()
-    html = _mark_engine(html, "chromium")
+    html = lean_svgs(_mark_engine(html, "chromium"))
     first = browser.print_pdf(html, **CHROMIUM_PDF_OPTIONS)
     slots = _TOC_SLOT.findall(html)
     entries = _toc_entries(html)
