@@ -7,7 +7,7 @@ magnitude):
    phase-3 notebook takes for every enterprise of a batch (goal: well under 50 ms);
 2. a synthetic plant of 1,000 units and 2,000 streams with redundancy and ~10 % unmeasured
    flows: reconciliation (goal: under 1 s on a 2-core machine), closure, numeric solving;
-3. how the exact sympy path of ``solve_balances`` scales against the numeric one
+3. how the exact path of ``solve_balances`` (integer rref, sympy fallback) scales against the numeric one
    (10 ... 1,000 flows), and where ``SYMBOLIC_MAX_STREAMS`` hands over.
 
 Run:  .venv/bin/python benchmarks/bench_reconciliation.py [--quick]
@@ -137,7 +137,7 @@ def main() -> None:
     print(f"   check_closure  {t_clo:7.3f} s")
     print(f"   solve (numeric){t_sol:7.3f} s")
 
-    print("\n3. solve_balances: exact sympy path against the numeric path")
+    print("\n3. solve_balances: exact path (integer rref, sympy fallback) against the numeric path")
     print(
         f"   default hand-over: SYMBOLIC_MAX_STREAMS = {balances.SYMBOLIC_MAX_STREAMS} flows "
         "per component (parameter symbolic_max_streams)"
@@ -156,7 +156,7 @@ def main() -> None:
         print(f"{n:>8} {max(n // 2, 2):>6} {n_unknown:>8} {ts:>11.3f} {tn:>10.3f} {ts / tn:>7.1f}")
     print(
         "\n   Both paths give the same determinability, redundancy and values "
-        "(tests/test_balances.py); the sympy path uses exact rational arithmetic and "
+        "(tests/test_balances.py); the exact path uses integer (else sympy rational) arithmetic and "
         "is kept for the small systems trainees look at."
     )
 

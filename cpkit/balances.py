@@ -65,14 +65,15 @@ BOUNDARY = "ENV"
 #: Component id of the bulk (total mass) balance.
 TOTAL = "total"
 #: Default hand-over point of :func:`solve_balances`: a component layer with at most this
-#: many flows (streams plus stock terms) is analysed with exact sympy arithmetic (rref of
-#: [A_U | I]), a larger one with numpy/scipy (QR with column pivoting of each connected
-#: block of unknown flows, projection by node merging). Measured on a 2-core machine
-#: (benchmarks/bench_reconciliation.py prints the current figures): sympy takes ~5 ms for
-#: 10 flows, 10-25 ms for 100, 30-70 ms for 200, 0.2-0.6 s for 500, 0.5-0.7 s for 1,000, while
-#: the numeric path stays at 5-130 ms; below ~200 flows the difference is invisible in a
-#: notebook and the exact arithmetic is worth keeping. Both paths give the same answers
-#: (tests/test_balances.py checks that on random networks).
+#: many flows (streams plus stock terms) is analysed exactly (rref of [A_U | I] in integer
+#: arithmetic, :func:`_rref_exact`; sympy only for a matrix that would need fractions), a
+#: larger one with numpy/scipy (QR with column pivoting of each connected block of unknown
+#: flows, projection by node merging). The exact rref itself is cheap (measured on a
+#: 2-core machine: ~1 ms for 200 flows, ~40 ms for 1,000; sympy's rational rref took
+#: ~20 ms for 200); what grows on the exact path are its dense steps (rank and least
+#: squares of the whole layer), so above ~200 flows the block-wise numeric path wins
+#: (benchmarks/bench_reconciliation.py prints the current figures). Both paths give the
+#: same answers (tests/test_balances.py checks that on random networks).
 SYMBOLIC_MAX_STREAMS = 200
 
 _DEFAULTS_FILE = "finance/defaults.yaml"
@@ -1111,9 +1112,11 @@ def solve_balances(
       residual of each relation is reported: reconcile first
       (:func:`cpkit.reconciliation.reconcile`).
 
-    Layers with at most ``symbolic_max_streams`` flows use exact sympy arithmetic (one
-    rref of ``[A_U | I]``: pivots give determinability, the rows below the rank give P,
-    free columns give the nullspace); larger ones use numpy/scipy (SVD of each connected
+    Layers with at most ``symbolic_max_streams`` flows use exact arithmetic (one rref of
+    ``[A_U | I]``: pivots give determinability, the rows below the rank give P, free
+    columns give the nullspace), computed in integers since balance matrices are totally
+    unimodular (sympy is imported only for a matrix that needs fractions, so a notebook
+    does not pay its import); larger ones use numpy/scipy (pivoted QR of each connected
     block of unknown flows; P from node merging). ``method`` forces one path.
 
     ``strict=True`` raises :class:`~cpkit.errors.BalanceError` if an unknown flow is not
@@ -1485,25 +1488,88 @@ def _analyse(ly: _Layer, symbolic: bool) -> dict[str, Any]:
     }
 
 
+#: Largest absolute entry the integer Gauss-Jordan elimination of :func:`_rref_exact` lets
+#: through: a product of two such entries (and the sum with a third) stays exact in int64.
+_RREF_INT_LIMIT = 2**31 - 1
+
+
+def _rref_exact(M: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]] | None:
+    """Reduced row echelon form of an integer matrix in exact int64 arithmetic, or None.
+
+    Gauss-Jordan elimination column by column (leftmost column first), pivoting only on
+    entries ±1: the pivot row then needs no division and every update ``row_i − a·row_p``
+    stays in the integers, so the arithmetic is exact. The reduced row echelon form of a
+    matrix is unique, so ``(R, pivots)`` are the same as ``sympy.Matrix(M).rref()`` gives
+    (which pivot row is picked does not matter). For the incidence matrix of a network
+    (each column has one +1 and/or one −1) the matrix ``[A_U | I]`` is totally unimodular
+    and pivoting keeps it so: every pivot is ±1 and every entry stays in {−1, 0, 1}.
+
+    Returns None, and the caller falls back to sympy, when a column has non-zero entries
+    but none of them is ±1 (the form would need fractions) or an entry would leave
+    ±``_RREF_INT_LIMIT``. Used instead of sympy because importing sympy costs a notebook
+    kernel about 0.2-0.3 s, several times this elimination for the layers of an audit.
+    """
+    R = np.array(M, dtype=np.int64)
+    if R.size and int(np.abs(R).max()) > _RREF_INT_LIMIT:
+        return None
+    rows, cols = R.shape
+    pivots: list[int] = []
+    r = 0
+    for j in range(cols):
+        if r == rows:
+            break
+        below = R[r:, j]
+        nz = np.flatnonzero(below)
+        if nz.size == 0:
+            continue
+        unit = nz[np.abs(below[nz]) == 1]
+        if unit.size == 0:
+            return None
+        p = r + int(unit[0])
+        if p != r:
+            R[[r, p]] = R[[p, r]]
+        if R[r, j] < 0:
+            R[r] = -R[r]
+        factors = R[:, j].copy()
+        factors[r] = 0
+        hit = np.flatnonzero(factors)
+        if hit.size:
+            R[hit] -= np.outer(factors[hit], R[r])
+            if int(np.abs(R[hit]).max()) > _RREF_INT_LIMIT:
+                return None
+        pivots.append(j)
+        r += 1
+    return R, tuple(pivots)
+
+
 def _symbolic(AU: np.ndarray, n: int) -> dict[str, Any]:
-    """Exact analysis of A_U with sympy: rref of [A_U | I_n] = [R | E].
+    """Exact analysis of A_U: rref of [A_U | I_n] = [R | E] (Crowe et al. 1983 projection).
 
     R's pivot columns are unknowns a combination of balances isolates; such an unknown is
     determinable iff its pivot row has no entry in a free column. E's rows below the rank
     satisfy E_i A_U = 0: they span the left nullspace (the projection P). Each free column
     gives a nullspace vector (a free combination of unknowns).
-    """
-    import sympy
 
+    The rref is computed in exact integer arithmetic by :func:`_rref_exact` (always so for
+    balance networks, whose matrices are totally unimodular); only a matrix that needs
+    fractions goes to sympy's exact rational ``Matrix.rref`` (imported then, not before).
+    Both give the same unique reduced form, so the results do not depend on the path.
+    """
     k = AU.shape[1]
-    M = sympy.Matrix(np.hstack([AU.astype(int), np.eye(n, dtype=int)]).tolist())
-    R_aug, pivots = M.rref()
+    M = np.hstack([AU.astype(int), np.eye(n, dtype=int)])
+    exact = _rref_exact(M)
+    if exact is not None:
+        R_int, pivots = exact
+        R_aug = R_int.astype(float)
+    else:
+        import sympy
+
+        R_sym, pivots = sympy.Matrix(M.tolist()).rref()
+        R_aug = np.array(R_sym.tolist(), dtype=float).reshape(n, k + n)
     piv = [p for p in pivots if p < k]
     rank = len(piv)
     free = [j for j in range(k) if j not in piv]
-    D = np.array([[float(R_aug[r, f]) for f in free] for r in range(rank)], dtype=float).reshape(
-        rank, len(free)
-    )
+    D = R_aug[:rank, free].reshape(rank, len(free))
     det = np.zeros(k, bool)
     for r, j in enumerate(piv):
         det[j] = not D[r].any()
@@ -1511,7 +1577,7 @@ def _symbolic(AU: np.ndarray, n: int) -> dict[str, Any]:
     for t, f in enumerate(free):
         vec = [(f, 1.0)] + [(piv[r], -D[r, t]) for r in range(rank) if D[r, t] != 0]
         combinations.append(sorted(vec))
-    E = np.array(R_aug[:, k:].tolist(), dtype=float).reshape(n, n)
+    E = R_aug[:, k:].reshape(n, n)
     return {
         "P": E[rank:] if rank < n else np.zeros((0, n)),
         "E": E[:rank],

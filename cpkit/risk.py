@@ -29,7 +29,7 @@ from cpkit import reference
 from cpkit.errors import FinanceError
 from cpkit.finance import (
     Assumptions,
-    _brentq,
+    _bracketed_root,
     _components,
     _Plan,
     _plans,
@@ -199,7 +199,7 @@ def tornado(
                     else (
                         grid[i + 1]
                         if sgn[i + 1] == 0
-                        else _brentq(f, grid[i], grid[i + 1], xtol=1e-12)
+                        else _bracketed_root(f, grid[i], grid[i + 1], derivative=False, xtol=1e-12)
                     )
                 )
                 sw_chg, sw_val = x0 - 1.0, x0 * b

@@ -2568,12 +2568,12 @@ def _closure_row(A: Assessment, unit_id: str, component: str | None = None) -> A
 def teach_example(ctx: Any, A: Assessment):
     """Teaching: one unit's balance equation in symbolic form (sympy), the same with the
     test values, and its closure worked out."""
+    if not ctx.teaching:
+        return None
     import sympy as sp
 
     from cpkit import teaching
 
-    if not ctx.teaching:
-        return None
     lang = ctx.lang
     unit, _ = _example(A)
     if unit is None:
