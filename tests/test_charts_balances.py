@@ -31,7 +31,34 @@ def parse(svg: str) -> ET.Element:
 # ----------------------------------------------------------------------------- text
 def test_text_width_counts_cjk_as_one_em():
     assert bc.text_width("镍镍", 10) == pytest.approx(20)
-    assert bc.text_width("ab", 10) == pytest.approx(11.2)  # ~0.56 em each
+    assert bc.text_width("ab", 10) == pytest.approx(11.6)  # 0.58 em each
+    assert bc.text_width("…", 10) == pytest.approx(10)  # one em in the chart font
+
+
+CHART_FONT_FILE = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+REAL_LABELS = [
+    "Water intake per unit of product",
+    "Electricity of the dyeing machines (J01-J12)",
+    "COD (wastewater outlet DW-001)",
+    "Unmetered under 10 kV进线总表",
+    "Material per unit of product: 冷轧钢板及铝板",
+    "WC06 染色车间（染色机换热…",
+    "MMW Wastewater & sludge #3",
+    "单位产品固废产生量：含镍污泥",
+]
+
+
+def test_text_width_is_not_short_of_the_chart_font():
+    # the independent reference: the advances of WenQuanYi Micro Hei itself (Pillow)
+    font_module = pytest.importorskip("PIL.ImageFont")
+    try:
+        font = font_module.truetype(CHART_FONT_FILE, 100)
+    except OSError:
+        pytest.skip("the chart font is not installed")
+    for text in REAL_LABELS:
+        real = font.getlength(text)
+        estimate = bc.text_width(text, 100)
+        assert real * 0.99 <= estimate <= real * 1.25, text
 
 
 def test_truncate_and_wrap():

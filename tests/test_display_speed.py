@@ -47,7 +47,7 @@ def run_py(code: str, **env: str) -> str:
 # --------------------------------------------------------------------------- chart style
 def chained_style(chart, *, title=None, width=520, height=260):
     """The style() of before issue 5, written out: seven copies of the chart."""
-    from cpkit.charts import CHART_FONT, PALETTE
+    from cpkit.charts import AXIS_MAX_EXTENT, CHART_FONT, PALETTE
 
     if title is not None:
         chart = chart.properties(title=title)
@@ -55,8 +55,14 @@ def chained_style(chart, *, title=None, width=520, height=260):
     return (
         chart.configure(font=CHART_FONT)
         .configure_title(font=CHART_FONT, fontSize=14, anchor="start")
-        .configure_axis(labelFont=CHART_FONT, titleFont=CHART_FONT, gridColor="#e6e6e6")
-        .configure_legend(labelFont=CHART_FONT, titleFont=CHART_FONT)
+        .configure_axis(
+            labelFont=CHART_FONT,
+            titleFont=CHART_FONT,
+            gridColor="#e6e6e6",
+            labelLimit=0,  # labels are cut in Python (cpkit.charts.fit_labels)
+            maxExtent=AXIS_MAX_EXTENT,
+        )
+        .configure_legend(labelFont=CHART_FONT, titleFont=CHART_FONT, labelLimit=0, titleLimit=0)
         .configure_range(category=PALETTE)
         .configure_view(stroke=None)
     )

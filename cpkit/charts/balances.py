@@ -35,7 +35,18 @@ from typing import Any
 import pandas as pd
 from markupsafe import escape
 
-from cpkit.charts import PALETTE, style
+from cpkit.charts import (
+    LABEL_SIZE,
+    LEGEND_LABEL_WIDTH,
+    LINE_BREAKS,
+    PALETTE,
+    ROW_LABEL_WIDTH,
+    SLANT_LABEL_WIDTH,
+    WIDTH,
+    fit_labels,
+    style,
+    wrap_labels,
+)
 from cpkit.display import FONT_FAMILY
 
 #: Font list of the flow diagrams. "cpkit-symbols" is an alias the report stylesheet maps to
@@ -84,20 +95,38 @@ STATUS_STYLES: dict[str, LineStyle] = {
 
 
 # --------------------------------------------------------------------------- text metrics
+#: Advance widths in em of the chart font (WenQuanYi Micro Hei, :data:`cpkit.display.CHART_FONT`)
+#: by class of character, each class at (or within 3 % of) its widest member, so that a
+#: text's estimate is rarely short of its drawn width: Latin letters are 0.26-0.90 em
+#: (about 0.5 on average), digits 0.55, CJK characters 1.
+_NARROW = frozenset("ijl.,:;'!· ")  # 0.23-0.27 em
+_SEMI = frozenset('()[]{}ftrIJ-/\\"')  # 0.26-0.40 em
+_BROAD = frozenset("mwMW%@")  # 0.75-0.90 em
+#: Characters Unicode calls of ambiguous width that the chart font draws one em wide.
+_FULL = frozenset("…‘’“”—")
+
+
 def _char_width(ch: str) -> float:
-    """Advance of one character in em: full-width (CJK) characters 1, others ~0.56."""
-    if unicodedata.east_asian_width(ch) in ("W", "F"):
+    """Advance of one character in em: full-width (CJK) characters and the ellipsis 1,
+    Latin letters 0.32-0.9 by shape (about 0.55 on average)."""
+    if ch in _FULL or unicodedata.east_asian_width(ch) in ("W", "F"):
         return 1.0
-    if ch in "il.,:;'|!()[]· ":
+    if ch in _NARROW:
         return 0.32
-    if ch.isupper() or ch in "mwMW%":
+    if ch in _SEMI:
+        return 0.42
+    if ch in _BROAD:
+        return 0.9
+    if ch.isupper() or ch in "#&":
         return 0.72
-    return 0.56
+    return 0.58
 
 
 def text_width(text: str, size: float) -> float:
-    """Estimated width in px of ``text`` at font ``size`` px (no font file needed: CJK
-    glyphs are one em wide, Latin ones about half)."""
+    """Estimated width in px of ``text`` at font ``size`` px in the chart font (no font
+    file needed: CJK glyphs are one em wide, Latin ones about half, see :func:`_char_width`).
+    Builders cut data texts to a width with it before drawing, since Vega's own cutting
+    is switched off (:func:`cpkit.charts.theme_config`)."""
     return sum(_char_width(c) for c in str(text)) * size
 
 
@@ -605,14 +634,16 @@ def balance_bars(
 
     ``data``: one row per unit and side with columns ``unit`` (label, in flow order),
     ``side`` (``inputs`` / ``outputs``), ``value`` (kg/d) and ``closure`` (text shown
-    at the end of the outputs bar). ``side_titles`` translates the two sides."""
+    at the end of the outputs bar). ``side_titles`` translates the two sides. Unit
+    labels are cut to :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip)."""
     alt = _alt()
     d = data.copy()
     d["side_label"] = d["side"].map(side_titles)
-    order = list(dict.fromkeys(d["unit"]))
+    d["unit_shown"] = fit_labels(d["unit"], ROW_LABEL_WIDTH)
+    order = list(dict.fromkeys(d["unit_shown"]))
     sides = [side_titles["inputs"], side_titles["outputs"]]
     base = alt.Chart(d).encode(
-        y=alt.Y("unit:N", sort=order, title=unit_title, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("unit_shown:N", sort=order, title=unit_title),
         yOffset=alt.YOffset("side_label:N", sort=sides),
     )
     bars = base.mark_bar(height={"band": 0.9}).encode(
@@ -662,7 +693,10 @@ def closure_band(
     ``verdict`` (closed / warning / failed) and optionally ``group`` (the component:
     points of several components side by side, told apart by their shape). Shaded
     bands: ±``warning_pct`` (light) and ±``tolerance_pct``. ``verdict_titles`` and
-    ``band_titles`` (``tolerance``, ``warning``) are the translated legend entries."""
+    ``band_titles`` (``tolerance``, ``warning``) are the translated legend entries.
+    Unit labels stay horizontal under their column, wrapped on two lines of the
+    column's width (:func:`cpkit.charts.wrap_labels`); component names are cut to
+    :data:`cpkit.charts.LEGEND_LABEL_WIDTH`; tooltips keep the whole texts."""
     alt = _alt()
     d = data.dropna(subset=["closure_pct"]).copy()
     d["closure_pct"] = d["closure_pct"].astype(float)
@@ -670,8 +704,14 @@ def closure_band(
     d["text"] = d["closure_pct"].map(lambda v: f"{v:+.2f}")
     if "group" not in d.columns:
         d["group"] = ""
-    groups = list(dict.fromkeys(d["group"]))
-    order = list(dict.fromkeys(data["unit"]))
+    d["group_shown"] = fit_labels(d["group"], LEGEND_LABEL_WIDTH)
+    groups = list(dict.fromkeys(d["group_shown"]))
+    units = list(dict.fromkeys(data["unit"]))
+    # each unit has a column of WIDTH / n px: its label is wrapped to fit it
+    column = max(3 * LABEL_SIZE, WIDTH / max(1, len(units)) - 8)
+    unit_shown = dict(zip(units, wrap_labels(units, column, LABEL_SIZE, 2), strict=True))
+    d["unit_shown"] = d["unit"].map(unit_shown)
+    order = [unit_shown[u] for u in units]
     # the axis shows up to 4 × the warning band; points beyond sit on the edge and their
     # label gives the value, so one wild balance does not flatten the bands
     cap = warning_pct * 4
@@ -704,10 +744,15 @@ def closure_band(
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#888888").encode(y="y:Q")
     domain = [verdict_titles[k] for k in _VERDICT_COLOURS if k in verdict_titles]
     colours = [_VERDICT_COLOURS[k] for k in _VERDICT_COLOURS if k in verdict_titles]
-    x = alt.X("unit:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=90))
-    offset = alt.XOffset("group:N", sort=groups)
+    x = alt.X(
+        "unit_shown:N",
+        sort=order,
+        title=None,
+        axis=alt.Axis(labelAngle=0, labelExpr=LINE_BREAKS),
+    )
+    offset = alt.XOffset("group_shown:N", sort=groups)
     shape = alt.Shape(
-        "group:N",
+        "group_shown:N",
         sort=groups,
         legend=alt.Legend(title=None, orient="bottom") if len(groups) > 1 else None,
     )
@@ -746,16 +791,18 @@ def electricity_bars(data: pd.DataFrame, *, title: str, x_title: str, group_titl
     """Electricity per consumer (kWh/d) as horizontal bars coloured by system.
 
     ``data``: ``name`` (label), ``group`` (translated system), ``kwh_d``, ``share_pct``
-    (of the supply) and ``text`` (shown at the bar end); rows in display order."""
+    (of the supply) and ``text`` (shown at the bar end); rows in display order. Names are
+    cut to :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip)."""
     alt = _alt()
     d = data.copy()
-    order = list(d["name"])
+    d["name_shown"] = fit_labels(d["name"], ROW_LABEL_WIDTH)
+    order = list(d["name_shown"])
     groups = list(dict.fromkeys(d["group"]))
     bars = (
         alt.Chart(d)
         .mark_bar()
         .encode(
-            y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=230)),
+            y=alt.Y("name_shown:N", sort=order, title=None),
             x=alt.X("kwh_d:Q", title=x_title),
             color=alt.Color(
                 "group:N",
@@ -774,7 +821,7 @@ def electricity_bars(data: pd.DataFrame, *, title: str, x_title: str, group_titl
     labels = (
         alt.Chart(d)
         .mark_text(align="left", dx=3, fontSize=10, color="#333333")
-        .encode(y=alt.Y("name:N", sort=order), x="kwh_d:Q", text="text:N")
+        .encode(y=alt.Y("name_shown:N", sort=order), x="kwh_d:Q", text="text:N")
     )
     return style(alt.layer(bars, labels), title=title, height=max(140, 20 * len(d)))
 
@@ -789,17 +836,19 @@ def heat_items_chart(
     """Heat-balance items of one piece of equipment as % of the input heat.
 
     ``data``: ``item`` (label), ``category`` (effective / loss), ``share_pct``;
-    input items are left out by the caller (they make the 100 %)."""
+    input items are left out by the caller (they make the 100 %). Item names are cut
+    to :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip)."""
     alt = _alt()
     d = data.copy()
+    d["item_shown"] = fit_labels(d["item"], ROW_LABEL_WIDTH)
     d["category_label"] = d["category"].map(category_titles)
-    order = list(d["item"])
+    order = list(d["item_shown"])
     cats = [category_titles[c] for c in ("effective", "loss") if c in category_titles]
     bars = (
         alt.Chart(d)
         .mark_bar()
         .encode(
-            y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelLimit=230)),
+            y=alt.Y("item_shown:N", sort=order, title=None),
             x=alt.X("share_pct:Q", title=x_title),
             color=alt.Color(
                 "category_label:N",
@@ -816,7 +865,7 @@ def heat_items_chart(
         alt.Chart(d)
         .mark_text(align="left", dx=3, fontSize=10, color="#333333")
         .encode(
-            y=alt.Y("item:N", sort=order),
+            y=alt.Y("item_shown:N", sort=order),
             x="share_pct:Q",
             text=alt.Text("share_pct:Q", format=".1f"),
         )
@@ -831,18 +880,20 @@ def water_use_chart(
     GB/T 12452 V_t = V_i + V_r.
 
     ``data``: ``unit`` (label, display order), ``part`` (``intake`` / ``reused``),
-    ``value_m3_d``."""
+    ``value_m3_d``. Unit labels are cut to :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole
+    in the tooltip)."""
     alt = _alt()
     d = data.copy()
+    d["unit_shown"] = fit_labels(d["unit"], ROW_LABEL_WIDTH)
+    order = list(dict.fromkeys(d["unit_shown"]))
     d["part_label"] = d["part"].map(part_titles)
-    order = list(dict.fromkeys(d["unit"]))
     parts = [part_titles["intake"], part_titles["reused"]]
     d["part_order"] = d["part"].map({"intake": 0, "reused": 1})
     bars = (
         alt.Chart(d)
         .mark_bar()
         .encode(
-            y=alt.Y("unit:N", sort=order, title=None, axis=alt.Axis(labelLimit=230)),
+            y=alt.Y("unit_shown:N", sort=order, title=None),
             x=alt.X("value_m3_d:Q", stack="zero", title=x_title),
             color=alt.Color(
                 "part_label:N",
@@ -865,11 +916,14 @@ def pareto_chart(data: pd.DataFrame, *, title: str, y_title: str, cum_title: str
     cumulative share (line, right axis, %).
 
     ``data``: ``label`` (category text), ``value`` (same unit for all rows) and
-    ``cumulative_pct``, already sorted by the caller (cpkit.views.assessment.pareto)."""
+    ``cumulative_pct``, already sorted by the caller (cpkit.views.assessment.pareto).
+    Labels are slanted and cut to :data:`cpkit.charts.SLANT_LABEL_WIDTH` (whole in the
+    tooltip)."""
     alt = _alt()
     d = data.copy()
-    order = list(d["label"])
-    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30, labelLimit=140))
+    d["label_shown"] = fit_labels(d["label"], SLANT_LABEL_WIDTH)
+    order = list(dict.fromkeys(d["label_shown"]))
+    x = alt.X("label_shown:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30))
     bars = (
         alt.Chart(d)
         .mark_bar(color=PALETTE[0])

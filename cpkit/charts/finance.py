@@ -15,7 +15,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, style
+from cpkit.charts import LEGEND_LABEL_WIDTH, PALETTE, ROW_LABEL_WIDTH, fit_labels, style
 
 
 def _need(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -36,15 +36,18 @@ def cumulative_cash_flow(
     with the zero line: where a line crosses zero the investment is recovered at the
     discount rate (dynamic payback).
 
-    ``flows`` columns: option (label), year (int), cumulative_discounted_10k_cny.
+    ``flows`` columns: option (label), year (int), cumulative_discounted_10k_cny. Option
+    names are cut to :data:`cpkit.charts.LEGEND_LABEL_WIDTH` in the legend (whole in the
+    tooltip).
     """
     _need(flows, ["option", "year", "cumulative_discounted_10k_cny"], "flows")
-    options = list(flows["option"].drop_duplicates())
+    flows = flows.assign(option_shown=fit_labels(flows["option"], LEGEND_LABEL_WIDTH))
+    options = list(flows["option_shown"].drop_duplicates())
     enc = {
         "x": alt.X("year:Q", title=year_title, axis=alt.Axis(tickMinStep=1, format="d")),
         "y": alt.Y("cumulative_discounted_10k_cny:Q", title=value_title),
         "color": alt.Color(
-            "option:N",
+            "option_shown:N",
             title=option_title,
             sort=options,
             scale=alt.Scale(domain=options, range=(PALETTE * 4)[: len(options)]),
@@ -78,16 +81,18 @@ def tornado(
     and zero as vertical lines.
 
     ``bars`` columns: variable (label), variable_order (0 = widest), side (label, e.g.
-    "−20 %"), npv_10k_cny, base_10k_cny.
+    "−20 %"), npv_10k_cny, base_10k_cny. Variable names are cut to
+    :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip).
     """
     _need(bars, ["variable", "variable_order", "side", "npv_10k_cny", "base_10k_cny"], "bars")
-    order = list(bars.sort_values("variable_order")["variable"].drop_duplicates())
+    bars = bars.assign(variable_shown=fit_labels(bars["variable"], ROW_LABEL_WIDTH))
+    order = list(bars.sort_values("variable_order")["variable_shown"].drop_duplicates())
     sides = list(bars["side"].drop_duplicates())
     bar = (
         alt.Chart(bars)
         .mark_bar(height=16)
         .encode(
-            y=alt.Y("variable:N", sort=order, title=variable_title),
+            y=alt.Y("variable_shown:N", sort=order, title=variable_title),
             x=alt.X("base_10k_cny:Q", title=npv_title),
             x2="npv_10k_cny:Q",
             color=alt.Color(

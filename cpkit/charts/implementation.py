@@ -21,16 +21,17 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, WIDTH, fit_labels, style
+from cpkit.charts import PALETTE, ROW_LABEL_WIDTH, WIDTH, fit_labels, style
 from cpkit.errors import CpkitError
 
 __all__ = ["benefit_bars", "progress_bars", "reduction_bars", "score_bars", "timeline"]
 
 #: Height of one bar row in pixels.
 ROW_HEIGHT = 20
-#: Width (pixels) kept for the row labels on the left; longer labels are cut with "…"
-#: (:func:`cpkit.charts.fit_labels`, before drawing; the tooltip keeps the whole label).
-LABEL_WIDTH = 220
+#: Width (pixels) kept for the row labels on the left and their font size; longer labels
+#: are cut with "…" (:func:`cpkit.charts.fit_labels`, before drawing: Vega's own cutting is
+#: off; the tooltip keeps the whole label).
+LABEL_WIDTH = ROW_LABEL_WIDTH
 LABEL_SIZE = 11
 #: Colours of "better" and "worse" (green and red of the kit's palette).
 GOOD, BAD = PALETTE[2], PALETTE[3]
@@ -76,7 +77,7 @@ def timeline(
         "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
+        axis=alt.Axis(labelFontSize=LABEL_SIZE),
     )
     bars = (
         alt.Chart(d)
@@ -154,7 +155,7 @@ def benefit_bars(
         "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
+        axis=alt.Axis(labelFontSize=LABEL_SIZE),
     )
     colour = alt.Color(
         "series:N",
@@ -212,7 +213,7 @@ def reduction_bars(
                 "axis_label:N",
                 sort=alt.EncodingSortField(field="order", order="ascending"),
                 title=None,
-                axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
+                axis=alt.Axis(labelFontSize=LABEL_SIZE),
             ),
             color=alt.Color(
                 "outcome:N",
@@ -255,7 +256,7 @@ def progress_bars(
         "axis_label:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=LABEL_WIDTH, labelFontSize=LABEL_SIZE),
+        axis=alt.Axis(labelFontSize=LABEL_SIZE),
     )
     bars = (
         alt.Chart(d)

@@ -14,12 +14,22 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, SEQUENTIAL, WIDTH, fit_labels, style
+from cpkit.charts import (
+    PALETTE,
+    ROW_LABEL_WIDTH,
+    SEQUENTIAL,
+    SLANT_LABEL_WIDTH,
+    WIDTH,
+    fit_labels,
+    label_map,
+    style,
+)
 
-#: Vega's default width limit of axis labels (px) at its default label size, 10 px.
-AXIS_LABEL_LIMIT = 180
-#: Width limit of the slanted criterion labels of the heatmap (px).
-CRITERION_LABEL_LIMIT = 170
+#: Width (px) kept for option names beside the heatmap and the weighted-total bars (cut
+#: before drawing with :func:`cpkit.charts.fit_labels`; the tooltip keeps the whole name).
+OPTION_LABEL_WIDTH = 180
+#: Width (px) of the slanted criterion labels under the heatmap.
+CRITERION_LABEL_WIDTH = SLANT_LABEL_WIDTH
 
 
 def _need(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -90,8 +100,8 @@ def score_heatmap(
     options = list(cells.sort_values("option_order")["option"].drop_duplicates())
     crits = list(cells.sort_values("criterion_order")["criterion"].drop_duplicates())
     # axis texts cut before drawing (fit_labels); the tooltip keeps the whole names
-    opt_axis = dict(zip(options, fit_labels(options, AXIS_LABEL_LIMIT), strict=True))
-    crit_axis = dict(zip(crits, fit_labels(crits, CRITERION_LABEL_LIMIT), strict=True))
+    opt_axis = label_map(options, OPTION_LABEL_WIDTH)
+    crit_axis = label_map(crits, CRITERION_LABEL_WIDTH)
     cells = cells.assign(
         option_axis=cells["option"].map(opt_axis), criterion_axis=cells["criterion"].map(crit_axis)
     )
@@ -101,7 +111,7 @@ def score_heatmap(
             "criterion_axis:N",
             sort=[crit_axis[c] for c in crits],
             title=criterion_title,
-            axis=alt.Axis(labelAngle=-30, labelAlign="right", labelLimit=CRITERION_LABEL_LIMIT),
+            axis=alt.Axis(labelAngle=-30, labelAlign="right"),
         ),
         y=alt.Y("option_axis:N", sort=[opt_axis[o] for o in options], title=option_title),
     )
@@ -148,7 +158,7 @@ def weighted_totals(
     _need(totals, ["option", "rank", "part", "part_order", "points"], "totals")
     order = list(totals.sort_values(["rank", "option"])["option"].drop_duplicates())
     parts = list(totals.sort_values("part_order")["part"].drop_duplicates())
-    opt_axis = dict(zip(order, fit_labels(order, AXIS_LABEL_LIMIT), strict=True))
+    opt_axis = label_map(order, OPTION_LABEL_WIDTH)
     chart = (
         alt.Chart(totals.assign(option_axis=totals["option"].map(opt_axis)))
         .mark_bar()
@@ -185,12 +195,17 @@ def weight_ranges(
     the same (others fixed), with the weight used marked.
 
     ``ranges`` columns: criterion (label), criterion_order, weight, low, high (the interval,
-    already clipped to the admissible weight scale).
+    already clipped to the admissible weight scale). Criterion names are cut to
+    :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip).
     """
     _need(ranges, ["criterion", "criterion_order", "weight", "low", "high"], "ranges")
-    crits = list(ranges.sort_values("criterion_order")["criterion"].drop_duplicates())
-    data = ranges.assign(range_label=range_label, weight_label=weight_label)
-    y = alt.Y("criterion:N", sort=crits, title=criterion_title)
+    data = ranges.assign(
+        range_label=range_label,
+        weight_label=weight_label,
+        criterion_shown=fit_labels(ranges["criterion"], ROW_LABEL_WIDTH),
+    )
+    crits = list(data.sort_values("criterion_order")["criterion_shown"].drop_duplicates())
+    y = alt.Y("criterion_shown:N", sort=crits, title=criterion_title)
     bar = (
         alt.Chart(data)
         .mark_bar(height=12, opacity=0.55)

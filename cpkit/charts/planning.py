@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cpkit.charts import PALETTE, WIDTH, style
+from cpkit.charts import PALETTE, WIDTH, fit_labels, label_map, style
+from cpkit.charts.balances import truncate
 from cpkit.errors import CpkitError
 
 __all__ = ["GanttLabels", "gantt"]
@@ -22,26 +23,22 @@ __all__ = ["GanttLabels", "gantt"]
 ROW_HEIGHT = 20
 #: Width (pixels) kept for the task names on the left.
 LABEL_WIDTH = 230
+#: Font size (px) of the task names.
+LABEL_SIZE = 11
 #: Width (pixels) of one legend entry (two columns of phase names under the chart).
 LEGEND_LABEL_WIDTH = 280
-#: Task names longer than this many half-width characters (a Chinese character counts two)
-#: are cut with "…" here, before drawing: letting Vega cut them measures every label
-#: glyph by glyph and makes the SVG export several times slower.
+#: Task names are cut with "…" to the width of this many half-width characters (a Chinese
+#: character counts two: 220 px at 11 px) before drawing (:func:`cpkit.charts.fit_labels`):
+#: letting Vega cut them measures every label glyph by glyph and makes the SVG export
+#: several times slower. The tooltip keeps the whole name.
 LABEL_CHARS = 40
 
 
 def _cut(text: str, limit: int = LABEL_CHARS) -> str:
-    """``text`` cut to ``limit`` half-width characters, with "…" when cut."""
-    import unicodedata
-
-    width, out = 0, []
-    for ch in text:
-        w = 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-        if width + w > limit - 1:
-            return "".join(out) + "…"
-        width += w
-        out.append(ch)
-    return text
+    """One ``text`` cut to ``limit`` half-width characters, with "…" when cut (the chart
+    cuts its rows together with :func:`cpkit.charts.fit_labels`, which keeps them
+    distinct)."""
+    return truncate(text, limit * LABEL_SIZE / 2, LABEL_SIZE)
 
 
 @dataclass(frozen=True)
@@ -85,16 +82,23 @@ def gantt(
         raise CpkitError(f"gantt: the schedule lacks column(s) {', '.join(missing)}")
     if schedule.empty:
         raise CpkitError("gantt: the work plan has no task to draw")
+    phase_nos = sorted(set(int(p) for p in schedule["phase"]))
+    names = [phase_names.get(p, str(p)) for p in phase_nos]
+    legend = label_map(names, LEGEND_LABEL_WIDTH)
+    phase_shown = {p: legend[n] for p, n in zip(phase_nos, names, strict=True)}
     data = pd.DataFrame(
         {
             "order": range(len(schedule)),
-            "row": [
-                _cut(f"{i} {t}") for i, t in zip(schedule["task_id"], schedule["task"], strict=True)
-            ],
+            "row": fit_labels(
+                [f"{i} {t}" for i, t in zip(schedule["task_id"], schedule["task"], strict=True)],
+                LABEL_CHARS * LABEL_SIZE / 2,
+                LABEL_SIZE,
+            ),
             "task": schedule["task"].astype(str).to_numpy(),
             "owner": schedule["owner"].astype(str).to_numpy(),
             "phase_no": schedule["phase"].astype(int).to_numpy(),
-            "phase": [phase_names.get(int(p), str(p)) for p in schedule["phase"]],
+            "phase": [phase_shown[int(p)] for p in schedule["phase"]],
+            "phase_name": [phase_names.get(int(p), str(p)) for p in schedule["phase"]],
             "start": pd.to_datetime(schedule["start"]).dt.strftime("%Y-%m-%d").to_numpy(),
             # a bar covers its last day too: it ends at the start of the next day
             "bar_end": (pd.to_datetime(schedule["end"]) + pd.Timedelta(days=1))
@@ -105,7 +109,7 @@ def gantt(
         }
     )
     phases_present = sorted(set(int(p) for p in data["phase_no"]))
-    domain = [phase_names.get(p, str(p)) for p in phases_present]
+    domain = [phase_shown[p] for p in phases_present]
     colours = [PALETTE[(p - 1) % len(PALETTE)] for p in phases_present]
     opacity = (
         alt.condition(alt.datum.phase_no == int(highlight_phase), alt.value(1.0), alt.value(0.2))
@@ -116,7 +120,7 @@ def gantt(
         "row:N",
         sort=alt.EncodingSortField(field="order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=0, labelFontSize=11),
+        axis=alt.Axis(labelFontSize=LABEL_SIZE),
     )
     bars = (
         alt.Chart(data)
@@ -133,12 +137,12 @@ def gantt(
                 "phase:N",
                 title=labels.phase,
                 scale=alt.Scale(domain=domain, range=colours),
-                legend=alt.Legend(orient="bottom", columns=2, labelLimit=LEGEND_LABEL_WIDTH),
+                legend=alt.Legend(orient="bottom", columns=2),
             ),
             opacity=opacity,
             tooltip=[
                 alt.Tooltip("task:N", title=labels.task),
-                alt.Tooltip("phase:N", title=labels.phase),
+                alt.Tooltip("phase_name:N", title=labels.phase),
                 alt.Tooltip("owner:N", title=labels.owner),
                 alt.Tooltip("start:N", title=labels.start),
                 alt.Tooltip("end:N", title=labels.end),

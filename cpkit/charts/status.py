@@ -25,7 +25,19 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from cpkit.charts import PALETTE, SEQUENTIAL, WIDTH, style
+from cpkit.charts import (
+    LABEL_SIZE,
+    LEGEND_LABEL_WIDTH,
+    LINE_BREAKS,
+    PALETTE,
+    ROW_LABEL_WIDTH,
+    SEQUENTIAL,
+    WIDTH,
+    fit_labels,
+    label_map,
+    style,
+    wrap_labels,
+)
 from cpkit.errors import CpkitError
 
 __all__ = [
@@ -70,14 +82,17 @@ def trend_index(
     """Lines of ``index`` (first year = 100) by ``year`` for each ``label``.
 
     ``data`` columns: ``year`` (int), ``label`` (item name), ``index`` (float),
-    ``value_text`` (the unit consumption with its unit, shown in the tooltip).
+    ``value_text`` (the unit consumption with its unit, shown in the tooltip). Item names
+    are cut to :data:`cpkit.charts.LEGEND_LABEL_WIDTH` in the legend (whole in the
+    tooltip).
     """
     d = _need(data, ["year", "label", "index", "value_text"], "trend_index")
     d["year"] = d["year"].astype(int).astype(str)
+    d["label_shown"] = fit_labels(d["label"], LEGEND_LABEL_WIDTH)
     base = alt.Chart(d).encode(
         x=alt.X("year:O", title=x_title, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("index:Q", title=y_title, scale=alt.Scale(zero=False)),
-        color=alt.Color("label:N", title=legend_title, legend=alt.Legend(columns=2)),
+        color=alt.Color("label_shown:N", title=legend_title, legend=alt.Legend(columns=2)),
         tooltip=[
             alt.Tooltip("label:N", title=legend_title),
             alt.Tooltip("year:O", title=x_title),
@@ -141,17 +156,20 @@ def pollutant_limits(
 
     ``data`` columns: ``label``, ``ratio``, ``exceeds`` (bool), ``detail`` (tooltip text).
     ``status_labels`` = (label of compliant, label of exceeding), already translated.
+    Pollutant labels are cut to :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the
+    tooltip).
     """
     d = _need(data, ["label", "ratio", "exceeds", "detail"], "pollutant_limits")
-    d = d[d["ratio"].notna()]
+    d = d[d["ratio"].notna()].copy()
     ok_label, bad_label = status_labels
     d["status"] = [bad_label if e else ok_label for e in d["exceeds"]]
-    order = list(d["label"])
+    d["label_shown"] = fit_labels(d["label"], ROW_LABEL_WIDTH)
+    order = list(dict.fromkeys(d["label_shown"]))
     bars = (
         alt.Chart(d)
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", title=y_title, sort=order),
+            y=alt.Y("label_shown:N", title=y_title, sort=order),
             x=alt.X("ratio:Q", title=x_title, scale=alt.Scale(zero=True)),
             color=alt.Color(
                 "status:N",
@@ -187,16 +205,37 @@ def scoring_heatmap(
     """Heatmap of ``score_rw`` (R x W) with ``candidate`` columns and ``criterion`` rows; the
     text in each cell is ``text`` (e.g. "9 x 8 = 72").
 
-    ``data`` columns: ``candidate``, ``criterion``, ``score_rw``, ``text``.
+    ``data`` columns: ``candidate``, ``criterion``, ``score_rw``, ``text``. Candidate names
+    are wrapped on two lines of their column's width, criterion names cut to
+    :data:`cpkit.charts.ROW_LABEL_WIDTH` (whole in the tooltip).
     """
     d = _need(data, ["candidate", "criterion", "score_rw", "text"], "scoring_heatmap")
-    x = alt.X(
-        "candidate:N",
-        title=x_title,
-        sort=list(candidate_order) if candidate_order else None,
-        axis=alt.Axis(labelAngle=0, labelLimit=160),
+    n_rows = max(1, d["criterion"].nunique())
+    n_cols = max(1, d["candidate"].nunique())
+    width = min(WIDTH - 120, 110 * n_cols)
+    candidates = list(dict.fromkeys([*(candidate_order or []), *d["candidate"]]))
+    criteria = list(dict.fromkeys([*(criterion_order or []), *d["criterion"]]))
+    cand_shown = dict(
+        zip(
+            candidates,
+            wrap_labels(candidates, max(3 * LABEL_SIZE, width / n_cols - 8), LABEL_SIZE, 2),
+            strict=True,
+        )
     )
-    y = alt.Y("criterion:N", title=y_title, sort=list(criterion_order) if criterion_order else None)
+    crit_shown = label_map(criteria, ROW_LABEL_WIDTH)
+    d["candidate_shown"] = d["candidate"].map(cand_shown)
+    d["criterion_shown"] = d["criterion"].map(crit_shown)
+    x = alt.X(
+        "candidate_shown:N",
+        title=x_title,
+        sort=[cand_shown[c] for c in candidate_order] if candidate_order else None,
+        axis=alt.Axis(labelAngle=0, labelExpr=LINE_BREAKS),
+    )
+    y = alt.Y(
+        "criterion_shown:N",
+        title=y_title,
+        sort=[crit_shown[c] for c in criterion_order] if criterion_order else None,
+    )
     rect = (
         alt.Chart(d)
         .mark_rect()
@@ -224,14 +263,7 @@ def scoring_heatmap(
             ),
         )
     )
-    n_rows = max(1, d["criterion"].nunique())
-    n_cols = max(1, d["candidate"].nunique())
-    return style(
-        alt.layer(rect, text),
-        title=title,
-        width=min(WIDTH - 120, 110 * n_cols),
-        height=30 * n_rows,
-    )
+    return style(alt.layer(rect, text), title=title, width=width, height=30 * n_rows)
 
 
 def level_scores(
