@@ -664,7 +664,7 @@ def balance_bars(
     labels = (
         base.transform_filter(alt.datum.side == "outputs")
         .mark_text(align="left", dx=4, fontSize=10, color="#333333")
-        .encode(x="value:Q", text="closure:N")
+        .encode(x=alt.X("value:Q"), text=alt.Text("closure:N"))
     )
     height = max(120, 34 * len(order))
     return style(alt.layer(bars, labels), title=title, height=height)
@@ -730,7 +730,7 @@ def closure_band(
         .mark_rect(opacity=0.18)
         .encode(
             y=alt.Y("lo:Q", scale=scale, title=y_title),
-            y2="hi:Q",
+            y2=alt.Y2("hi:Q"),
             color=alt.Color(
                 "band:N",
                 scale=alt.Scale(
@@ -741,7 +741,7 @@ def closure_band(
             ),
         )
     )
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#888888").encode(y="y:Q")
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#888888").encode(y=alt.Y("y:Q"))
     domain = [verdict_titles[k] for k in _VERDICT_COLOURS if k in verdict_titles]
     colours = [_VERDICT_COLOURS[k] for k in _VERDICT_COLOURS if k in verdict_titles]
     x = alt.X(
@@ -781,7 +781,7 @@ def closure_band(
     labels = (
         alt.Chart(d)
         .mark_text(dy=-12, fontSize=9, color="#333333")
-        .encode(x=x, xOffset=offset, y=alt.Y("y:Q", scale=scale), text="text:N")
+        .encode(x=x, xOffset=offset, y=alt.Y("y:Q", scale=scale), text=alt.Text("text:N"))
     )
     chart = alt.layer(band, zero, points, labels).resolve_scale(color="independent")
     return style(chart, title=title, height=240)
@@ -821,7 +821,7 @@ def electricity_bars(data: pd.DataFrame, *, title: str, x_title: str, group_titl
     labels = (
         alt.Chart(d)
         .mark_text(align="left", dx=3, fontSize=10, color="#333333")
-        .encode(y=alt.Y("name_shown:N", sort=order), x="kwh_d:Q", text="text:N")
+        .encode(y=alt.Y("name_shown:N", sort=order), x=alt.X("kwh_d:Q"), text=alt.Text("text:N"))
     )
     return style(alt.layer(bars, labels), title=title, height=max(140, 20 * len(d)))
 
@@ -866,7 +866,7 @@ def heat_items_chart(
         .mark_text(align="left", dx=3, fontSize=10, color="#333333")
         .encode(
             y=alt.Y("item_shown:N", sort=order),
-            x="share_pct:Q",
+            x=alt.X("share_pct:Q"),
             text=alt.Text("share_pct:Q", format=".1f"),
         )
     )

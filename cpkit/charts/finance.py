@@ -62,7 +62,7 @@ def cumulative_cash_flow(
     zero = (
         alt.Chart(pd.DataFrame({"zero": [0.0]}))
         .mark_rule(color="#555555", strokeDash=[4, 3])
-        .encode(y="zero:Q")
+        .encode(y=alt.Y("zero:Q"))
     )
     return style(alt.layer(zero, lines), title=title)
 
@@ -94,7 +94,7 @@ def tornado(
         .encode(
             y=alt.Y("variable_shown:N", sort=order, title=variable_title),
             x=alt.X("base_10k_cny:Q", title=npv_title),
-            x2="npv_10k_cny:Q",
+            x2=alt.X2("npv_10k_cny:Q"),
             color=alt.Color(
                 "side:N",
                 title=side_title,
@@ -112,7 +112,7 @@ def tornado(
         pd.DataFrame({"x": [float(base_npv_10k_cny), 0.0], "kind": ["base", "zero"]})
     ).mark_rule(color="#333333")
     rules = rules.encode(
-        x="x:Q",
+        x=alt.X("x:Q"),
         strokeDash=alt.StrokeDash(
             "kind:N", scale=alt.Scale(domain=["base", "zero"], range=[[1, 0], [4, 3]]), legend=None
         ),
@@ -142,7 +142,7 @@ def npv_histogram(
         .mark_bar(stroke="white", strokeWidth=0.3)
         .encode(
             x=alt.X("bin_start:Q", title=npv_title, bin="binned"),
-            x2="bin_end:Q",
+            x2=alt.X2("bin_end:Q"),
             y=alt.Y("draws:Q", title=count_title),
             color=alt.Color(
                 "negative:N",
@@ -156,10 +156,12 @@ def npv_histogram(
             ],
         )
     )
-    rule = alt.Chart(markers).mark_rule(color="#333333", strokeDash=[4, 3]).encode(x="value:Q")
+    rule = (
+        alt.Chart(markers).mark_rule(color="#333333", strokeDash=[4, 3]).encode(x=alt.X("value:Q"))
+    )
     text = (
         alt.Chart(markers)
         .mark_text(angle=270, align="left", baseline="bottom", dx=-4, dy=-2, fontSize=10)
-        .encode(x="value:Q", y=alt.value(0), text="label:N")
+        .encode(x=alt.X("value:Q"), y=alt.value(0), text=alt.Text("label:N"))
     )
     return style(alt.layer(hist, rule, text), title=title)

@@ -88,7 +88,7 @@ def timeline(
                 title=date_title,
                 axis=alt.Axis(format="%Y-%m", labelAngle=0, tickCount="month"),
             ),
-            x2="bar_end:T",
+            x2=alt.X2("bar_end:T"),
             y=y,
             color=alt.Color(
                 "status:N",
@@ -108,11 +108,11 @@ def timeline(
     if markers is not None and len(markers):
         m = markers.copy()
         m["date"] = pd.to_datetime(m["date"]).dt.strftime("%Y-%m-%d")
-        rule = alt.Chart(m).mark_rule(color=PALETTE[3], strokeDash=[4, 3]).encode(x="date:T")
+        rule = alt.Chart(m).mark_rule(color=PALETTE[3], strokeDash=[4, 3]).encode(x=alt.X("date:T"))
         text = (
             alt.Chart(m)
             .mark_text(align="left", dx=3, dy=-4, baseline="bottom", color=PALETTE[3], fontSize=10)
-            .encode(x="date:T", y=alt.value(0), text="label:N")
+            .encode(x=alt.X("date:T"), y=alt.value(0), text=alt.Text("label:N"))
         )
         layers += [rule, text]
     chart = alt.layer(*layers)
@@ -173,7 +173,7 @@ def benefit_bars(
     ticks = base.transform_filter(alt.datum.series == expected_t).mark_tick(
         thickness=3, size=ROW_HEIGHT - 4
     )
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#888").encode(x="x:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#888").encode(x=alt.X("x:Q"))
     chart = alt.layer(
         bars.encode(x=alt.X("value:Q", title=value_title)),
         ticks.encode(x=alt.X("value:Q", title=value_title)),
@@ -228,7 +228,7 @@ def reduction_bars(
             ],
         )
     )
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x="x:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x=alt.X("x:Q"))
     return style(alt.layer(bars, zero), title=title, width=width, height=_height(len(d)))
 
 
@@ -282,7 +282,7 @@ def progress_bars(
     full = (
         alt.Chart(pd.DataFrame({"x": [100.0]}))
         .mark_rule(color=PALETTE[3], strokeDash=[4, 3])
-        .encode(x="x:Q")
+        .encode(x=alt.X("x:Q"))
     )
     return style(
         alt.layer(bars, full), title=title, width=width, height=_height(d["label"].nunique())

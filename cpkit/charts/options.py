@@ -212,7 +212,7 @@ def weight_ranges(
         .encode(
             y=y,
             x=alt.X("low:Q", title=weight_title),
-            x2="high:Q",
+            x2=alt.X2("high:Q"),
             color=alt.Color(
                 "range_label:N",
                 title=None,
@@ -230,7 +230,7 @@ def weight_ranges(
         .mark_tick(thickness=3, size=22)
         .encode(
             y=y,
-            x="weight:Q",
+            x=alt.X("weight:Q"),
             color=alt.Color("weight_label:N", title=None),
             tooltip=[alt.Tooltip("weight:Q", title=weight_title)],
         )

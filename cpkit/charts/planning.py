@@ -131,7 +131,7 @@ def gantt(
                 title=labels.date_axis,
                 axis=alt.Axis(format="%Y-%m", tickCount="month", labelAngle=0),
             ),
-            x2="bar_end:T",
+            x2=alt.X2("bar_end:T"),
             y=y,
             color=alt.Color(
                 "phase:N",
@@ -158,11 +158,13 @@ def gantt(
                 "label": markers["label"].astype(str).to_numpy(),
             }
         )
-        rule = alt.Chart(marks).mark_rule(color="#555555", strokeDash=[4, 3]).encode(x="date:T")
+        rule = (
+            alt.Chart(marks).mark_rule(color="#555555", strokeDash=[4, 3]).encode(x=alt.X("date:T"))
+        )
         text = (
             alt.Chart(marks)
             .mark_text(align="center", baseline="bottom", dy=-2, fontSize=10, color="#555555")
-            .encode(x="date:T", y=alt.value(0), text="label:N")
+            .encode(x=alt.X("date:T"), y=alt.value(0), text=alt.Text("label:N"))
         )
         layers += [rule, text]
     chart = alt.layer(*layers)

@@ -103,7 +103,7 @@ def trend_index(
     rule = (
         alt.Chart(pd.DataFrame({"y": [100.0]}))
         .mark_rule(color="#999999", strokeDash=[4, 3])
-        .encode(y="y:Q")
+        .encode(y=alt.Y("y:Q"))
     )
     chart = alt.layer(rule, base.mark_line(point=True, strokeWidth=2))
     return style(chart, title=title, width=WIDTH - 140)
@@ -186,7 +186,7 @@ def pollutant_limits(
     limit = (
         alt.Chart(pd.DataFrame({"x": [1.0]}))
         .mark_rule(color=THRESHOLD_COLOUR, strokeDash=[5, 3], strokeWidth=1.5)
-        .encode(x="x:Q")
+        .encode(x=alt.X("x:Q"))
     )
     height = max(120, 22 * len(d))
     return style(alt.layer(bars, limit), title=title, width=WIDTH - 160, height=height)
@@ -257,7 +257,7 @@ def scoring_heatmap(
         .encode(
             x=x,
             y=y,
-            text="text:N",
+            text=alt.Text("text:N"),
             color=alt.condition(
                 alt.datum.score_rw > top * 0.6, alt.value("white"), alt.value("black")
             ),
