@@ -7,7 +7,9 @@
 (a) ``papermill`` CLI per notebook (a new kernel each time, what a user runs by hand):
     wall time, and the sum of the cell durations papermill writes into the executed
     notebook's ``metadata.papermill`` (the rest is kernel start, imports of the first
-    cell excluded, and shutdown).
+    cell excluded, and shutdown). Each notebook runs ``--cli-repeat`` times (default 3,
+    each cold); the run with the median cell seconds is reported, with the range: on
+    these shared machines the same notebook varies by up to +-0.7 s between runs.
 (b) one warm kernel (:class:`cpkit.render.kernel.WarmKernel`, as ``cpkit render`` uses):
     the kernel start with its preloads once, then the seven notebooks ``--repeat`` times
     (the first pass still pays what the preloads do not cover; later passes are what each
@@ -103,23 +105,30 @@ def summarise(label: str, rows: list[tuple[str, float, float, float, list]]) -> 
     print(f"\n{label}")
     print(f"  {'notebook':<26}{'wall s':>8}{'cells s':>9}{'open_phase':>11}  target {TARGET_S:.0f} s;"
           " slowest cells")  # fmt: skip
-    for name, wall, cells_s, op, top in rows:
-        flag = "ok" if wall <= TARGET_S else "over"
+    for name, wall, cells_s, op, top, *spread in rows:
+        flag = "ok" if cells_s <= TARGET_S else "over"
         tops = "; ".join(f"{d:.2f} s #{i} {src}" for d, i, src in top)
-        print(f"  {name:<26}{wall:>8.2f}{cells_s:>9.2f}{op:>11.2f}  {flag:<5}{tops}")
+        rng = f" [{spread[0][0]:.2f}-{spread[0][1]:.2f}]" if spread else ""
+        print(f"  {name:<26}{wall:>8.2f}{cells_s:>9.2f}{op:>11.2f}  {flag:<5}{tops}{rng}")
     print(f"  {'total':<26}{sum(r[1] for r in rows):>8.2f}{sum(r[2] for r in rows):>9.2f}")
 
 
 def run_cli(
-    paths: list[Path], dataset: Path, lang: str, *, warm_cache: bool = False
+    paths: list[Path], dataset: Path, lang: str, *, warm_cache: bool = False, repeat: int = 3
 ) -> tuple[list, list]:
-    """Each notebook with the papermill CLI after emptying the SVG cache (cold) and, with
-    ``warm_cache``, once more right after with the cache its cold run filled.
-    Returns (cold rows, warm-cache rows)."""
+    """Each notebook with the papermill CLI ``repeat`` times, each after emptying the SVG
+    cache (cold), keeping the run with the median cell seconds (the machine's timing
+    noise is large: the same notebook varied by +-0.7 s between runs); and, with
+    ``warm_cache``, once more right after with the cache the last cold run filled.
+    Returns (cold rows, warm-cache rows); a cold row ends with (min, max) cell seconds."""
     cold, warm = [], []
     for path in paths:
-        cold_svg_cache()
-        cold.append(run_one(path, dataset, lang))
+        runs = []
+        for _ in range(max(1, repeat)):
+            cold_svg_cache()
+            runs.append(run_one(path, dataset, lang))
+        runs.sort(key=lambda r: r[2])
+        cold.append((*runs[len(runs) // 2], (runs[0][2], runs[-1][2])))
         if warm_cache:
             warm.append(run_one(path, dataset, lang))
     return cold, warm
@@ -254,12 +263,19 @@ def main() -> None:
                     help="folder(s) under data/samples, comma-separated, or 'all'")  # fmt: skip
     ap.add_argument("--langs", "--lang", default="zh", help="zh, en or zh,en")
     ap.add_argument("--repeat", type=int, default=2, help="warm-kernel passes per sample")
+    ap.add_argument("--cli-repeat", type=int, default=3,
+                    help="cold papermill CLI runs per notebook (the median is reported)")  # fmt: skip
     ap.add_argument("--skip-cli", action="store_true", help="skip the papermill CLI runs")
     ap.add_argument("--skip-warm", action="store_true", help="skip the warm-kernel runs")
     ap.add_argument("--warm-cache", action="store_true",
                     help="also run the CLI notebooks with the SVG cache filled")  # fmt: skip
     ap.add_argument("--profile", action="store_true", help="cProfile the notebooks in process")
     args = ap.parse_args()
+    # cpkit byte-compiled, as after scripts/setup.sh or a regular pip install (with
+    # PYTHONDONTWRITEBYTECODE set, an edited module would otherwise compile in every kernel)
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "cpkit"), quiet=1)
     if args.samples == "all":
         names = sorted(p.name for p in SAMPLES.iterdir() if p.is_dir())
     else:
@@ -277,16 +293,19 @@ def main() -> None:
             warm: dict = {}
             for dataset, lang in runs:
                 load = load_average()
-                rows, warm_rows = run_cli(paths, dataset, lang, warm_cache=args.warm_cache)
+                rows, warm_rows = run_cli(
+                    paths, dataset, lang, warm_cache=args.warm_cache, repeat=args.cli_repeat
+                )
                 cold[(dataset.name, lang)] = rows
-                summarise(f"(a) papermill CLI, {dataset.name} {lang}, cold SVG cache; {load} "
-                          "(wall includes CLI start, kernel start and shutdown)", rows)  # fmt: skip
+                summarise(f"(a) papermill CLI, {dataset.name} {lang}, cold SVG cache, median of "
+                          f"{args.cli_repeat} runs [cells s min-max]; {load} (wall includes CLI "
+                          "start, kernel start and shutdown)", rows)  # fmt: skip
                 if warm_rows:
                     warm[(dataset.name, lang)] = warm_rows
                     summarise(f"(a) papermill CLI, {dataset.name} {lang}, SVG cache filled by "
                               "the cold run just before", warm_rows)  # fmt: skip
-            summary_table(cold, paths, f"CLI cells s, cold SVG cache (max over samples x "
-                          f"languages; {load_average()} at the end)")  # fmt: skip
+            summary_table(cold, paths, f"CLI cells s, cold SVG cache, median of {args.cli_repeat} "
+                          f"runs (max over samples x languages; {load_average()} at the end)")  # fmt: skip
             if warm:
                 summary_table(warm, paths, "CLI cells s, SVG cache filled")
         if not args.skip_warm:

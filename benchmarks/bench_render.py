@@ -256,6 +256,11 @@ def main() -> None:
         help="who draws the charts (cpkit render --chart-engine)",
     )
     args = ap.parse_args()
+    # cpkit byte-compiled, as after scripts/setup.sh or a regular pip install (with
+    # PYTHONDONTWRITEBYTECODE set, an edited module would otherwise compile in every kernel)
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "cpkit"), quiet=1)
     global NOTEBOOKS, PDF_ENGINE, CHART_ENGINE
     # cpkit's caches in a folder of the benchmark's own (workers and kernels inherit it)
     os.environ["CPKIT_CACHE_DIR"] = str(OUT / "cache")

@@ -274,18 +274,25 @@ def formula(latex: str, *, size: float = 18):
 
 
 # --------------------------------------------------------------------------- charts
+#: Optional packages jsonschema's format checker imports when they are installed
+#: (JupyterLab's jupyter-events pulls them in) for string formats Altair never checks:
+#: IRI (``rfc3987_syntax``: ~1 s to build its grammar), URI (``rfc3986_validator``,
+#: ~25 ms) and ISO 8601 durations (``isoduration`` with ``arrow``, ~12 ms).
+LEAN_IMPORT_BLOCKED = ("rfc3987_syntax", "rfc3986_validator", "isoduration")
+
+
 def lean_altair_import() -> None:
     """Make ``import altair`` cheap in a kernel (about 1 s less).
 
-    Altair imports jsonschema, whose format checker imports the optional package
-    ``rfc3987_syntax`` when it is installed (JupyterLab's jupyter-events pulls it in);
-    building that package's grammar costs about a second at import, for IRI formats
-    Altair never checks. Before jsonschema is first imported, mark the package as
-    unavailable so jsonschema skips it. Does nothing once jsonschema is loaded (a
-    process that already validates with it keeps its full format checker).
+    Altair imports jsonschema, whose format checker imports the optional packages of
+    :data:`LEAN_IMPORT_BLOCKED` when they are installed. Before jsonschema is first
+    imported, mark them as unavailable so jsonschema skips them (their formats go
+    unchecked, as in an installation without them). Does nothing once jsonschema is
+    loaded (a process that already validates with it keeps its full format checker).
     """
-    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    if "jsonschema" not in sys.modules:
+        for name in LEAN_IMPORT_BLOCKED:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def setup_charts(interactive: bool) -> None:

@@ -42,6 +42,11 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
 echo "setup: installing cpkit[dev] into $VENV"
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
+# Byte-compile cpkit now, as pip does for a regular install: an editable install leaves it
+# to the first import, which never writes the .pyc where PYTHONDONTWRITEBYTECODE is set
+# (as on some CI and sandbox machines), so every notebook kernel would compile ~20
+# modules again (~0.1 s each notebook).
+"$VENV/bin/python" -m compileall -q cpkit >/dev/null
 # The phase notebooks run on a kernel named after this environment.
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
 echo "setup: done"

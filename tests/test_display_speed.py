@@ -333,3 +333,23 @@ def test_notebook_modules_import_only_what_every_cell_needs():
         "'scipy.stats', 'scipy.optimize') if m in sys.modules))"
     )
     assert run_py(code) == "[]"
+
+
+def test_lean_altair_import_skips_only_unused_format_checkers():
+    from cpkit.render.kernel import DEFAULT_BLOCKED
+
+    assert DEFAULT_BLOCKED == display.LEAN_IMPORT_BLOCKED  # the batch kernel blocks the same
+    code = (
+        "import sys; from cpkit.display import lean_altair_import, LEAN_IMPORT_BLOCKED; "
+        "lean_altair_import(); import altair as alt, pandas as pd; "
+        "spec = alt.Chart(pd.DataFrame({'a': [1]})).mark_bar().encode(x='a:Q').to_dict(); "
+        "print(spec['mark']['type'], [sys.modules.get(m) for m in LEAN_IMPORT_BLOCKED])"
+    )
+    assert run_py(code) == "bar [None, None, None]"  # Altair validates and draws as before
+    # a process that loaded jsonschema first keeps its full format checker
+    late = (
+        "import sys, jsonschema; from cpkit.display import lean_altair_import; "
+        "lean_altair_import(); print('isoduration' in sys.modules and "
+        "sys.modules['isoduration'] is None)"
+    )
+    assert run_py(late) == "False"

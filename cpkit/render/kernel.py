@@ -89,7 +89,11 @@ DEFAULT_PRELOAD = (
 #: checkers when JupyterLab is installed and takes ~0.85 s to import; without it Altair
 #: validates charts exactly as in an installation without JupyterLab (only the "iri"
 #: string format goes unchecked).
-DEFAULT_BLOCKED = ("rfc3987_syntax",)
+DEFAULT_BLOCKED = (
+    "rfc3987_syntax",
+    "rfc3986_validator",
+    "isoduration",
+)  # = display.LEAN_IMPORT_BLOCKED
 
 _WARMUP = """\
 import sys as _s
