@@ -36,6 +36,7 @@ import pandas as pd
 import pydantic
 
 from cpkit import reference
+from cpkit.cache import cache_dir
 from cpkit.errors import DatasetError, ReferenceDataError
 from cpkit.schema import Column, schema
 
@@ -78,7 +79,9 @@ def models() -> tuple[type[pydantic.BaseModel], type[pydantic.BaseModel], type[p
     optional (None, or an empty tuple for lists).
     """
     s = schema()
-    config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    # defer_build: the validation schema is built on first validation, not here (a kernel
+    # that only unpickles a cached dataset never validates: ~40 ms less per notebook)
+    config = pydantic.ConfigDict(frozen=True, extra="forbid", defer_build=True)
     built = []
     for section, cls_name in (
         ("profile", "Profile"),
@@ -313,23 +316,6 @@ _CODE_FILES = (
     "excel.py",
     "dataset_schema.yaml",
 )
-
-
-def cache_dir() -> Path | None:
-    """Root folder of cpkit's on-disk caches, or None when they are switched off.
-
-    ``CPKIT_CACHE_DIR`` names the folder (default ``$XDG_CACHE_HOME/cpkit`` or
-    ``~/.cache/cpkit``); ``CPKIT_CACHE=0`` switches the caches off. Each cache has its own
-    subfolder: ``datasets`` (loaded datasets), ``svg`` (chart drawings, cpkit.display),
-    ``units`` (unit conversions, cpkit.units). Deleting the folder is always safe.
-    """
-    if os.environ.get("CPKIT_CACHE", "1").strip().lower() in ("0", "off", "false", "no"):
-        return None
-    folder = os.environ.get("CPKIT_CACHE_DIR")
-    if folder:
-        return Path(folder)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cpkit"
 
 
 def _dataset_cache_dir() -> Path | None:

@@ -172,3 +172,30 @@ def test_fmt_number_is_the_half_even_rounding_of_the_written_number(x, digits):
     assert parsed == exact.quantize(Decimal(1).scaleb(-digits), rounding="ROUND_HALF_EVEN") or (
         parsed == 0 and exact.quantize(Decimal(1).scaleb(-digits), rounding="ROUND_HALF_EVEN") == 0
     )
+
+
+def test_the_catalogue_cache_gives_what_the_yaml_gives(tmp_path, monkeypatch):
+    """The checked catalogue is cached as JSON keyed by the YAML files' content: a new
+    process reads the JSON, the result equals a fresh load_catalogue(), and a damaged
+    entry is rebuilt."""
+    import json
+
+    from cpkit import i18n
+
+    monkeypatch.setenv("CPKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CPKIT_CACHE", raising=False)
+    i18n.reload()
+    try:
+        first = i18n.catalogue()
+        entries = list((tmp_path / "messages").glob("*.json"))
+        assert len(entries) == 1
+        assert json.loads(entries[0].read_text(encoding="utf-8")) == load_catalogue() == first
+        entries[0].write_text('{"broken": ', encoding="utf-8")
+        i18n.reload()
+        assert i18n.catalogue() == first  # rebuilt from the YAML
+        assert json.loads(entries[0].read_text(encoding="utf-8")) == first
+        monkeypatch.setenv("CPKIT_CACHE", "0")
+        i18n.reload()
+        assert i18n.catalogue() == first
+    finally:
+        i18n.reload()
